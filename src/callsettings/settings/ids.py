@@ -1,0 +1,63 @@
+"""Webex-style ids: base64 of ``ciscospark://us/<TYPE>/<uuid>``.
+
+Clients send them with or without ``=`` padding (the JS SDK puts the padded form raw into
+URLs), so decoding accepts both and every comparison is made on the decoded UUID.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from enum import StrEnum
+
+
+class IdType(StrEnum):
+    PEOPLE = "PEOPLE"
+    ORGANIZATION = "ORGANIZATION"
+    LOCATION = "LOCATION"
+
+
+class MalformedId(ValueError):
+    """The text is not a Webex id of the expected type."""
+
+
+_PREFIX = "ciscospark://us/"
+
+
+def encode_id(kind: IdType, value: uuid.UUID | str) -> str:
+    """Return the padded Webex id of a UUID."""
+    raw = f"{_PREFIX}{kind.value}/{uuid.UUID(str(value))}"
+    return base64.b64encode(raw.encode()).decode()
+
+
+def decode_id(kind: IdType, text: str) -> uuid.UUID:
+    """Return the UUID inside a Webex id of type `kind`, padded or not.
+
+    Raises:
+        MalformedId: not base64, not a ciscospark URI, another type, or not a UUID.
+    """
+    cleaned = text.strip().rstrip("=")
+    if not cleaned or len(cleaned) > 200:
+        raise MalformedId(f"{text!r} is not a valid {kind.value.lower()} id")
+    padded = cleaned + "=" * (-len(cleaned) % 4)
+    try:
+        raw = base64.b64decode(padded, altchars=b"-_" if ("-" in padded or "_" in padded) else None,
+                               validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise MalformedId(f"{text!r} is not a valid {kind.value.lower()} id") from exc
+    expected = f"{_PREFIX}{kind.value}/"
+    if not raw.startswith(expected):
+        raise MalformedId(f"{text!r} is not a valid {kind.value.lower()} id")
+    try:
+        return uuid.UUID(raw[len(expected):])
+    except ValueError as exc:
+        raise MalformedId(f"{text!r} is not a valid {kind.value.lower()} id") from exc
+
+
+def parse_person_ref(kind: IdType, text: str) -> uuid.UUID:
+    """Accept a Webex id or a raw UUID (the JS SDK's XSI and UCM paths use the raw one)."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return decode_id(kind, text)
