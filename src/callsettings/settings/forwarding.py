@@ -93,7 +93,9 @@ def validate_forwarding(document: CallForwarding, owner: Owner) -> CallForwardin
     for path, rule in rules_by_path(document):
         rule.destination = _checked_destination(rule, owner, path)
     rings = document.call_forwarding.no_answer
-    check_rings(rings.number_of_rings, owner.system_max_rings, "callForwarding.noAnswer.numberOfRings")
+    check_rings(
+        rings.number_of_rings, owner.system_max_rings, "callForwarding.noAnswer.numberOfRings"
+    )
     rings.system_max_number_of_rings = owner.system_max_rings
     return document
 
@@ -103,9 +105,7 @@ def _checked_destination(rule: Rule, owner: Owner, path: str) -> str | UnsetType
     destination = normalize_optional(raw, owner.country, field=f"{path}.destination")
     if destination is None:
         if rule.enabled:
-            raise InvalidSetting(
-                f"{path}.destination", "is required when the rule is enabled"
-            )
+            raise InvalidSetting(f"{path}.destination", "is required when the rule is enabled")
         return UNSET
     if owner.owns(destination):
         raise InvalidSetting(

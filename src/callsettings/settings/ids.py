@@ -42,20 +42,21 @@ def decode_id(kind: IdType, text: str) -> uuid.UUID:
         raise MalformedId(f"{text!r} is not a valid {kind.value.lower()} id")
     padded = cleaned + "=" * (-len(cleaned) % 4)
     try:
-        raw = base64.b64decode(padded, altchars=b"-_" if ("-" in padded or "_" in padded) else None,
-                               validate=True).decode("ascii")
+        raw = base64.b64decode(
+            padded, altchars=b"-_" if ("-" in padded or "_" in padded) else None, validate=True
+        ).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise MalformedId(f"{text!r} is not a valid {kind.value.lower()} id") from exc
     expected = f"{_PREFIX}{kind.value}/"
     if not raw.startswith(expected):
         raise MalformedId(f"{text!r} is not a valid {kind.value.lower()} id")
     try:
-        return uuid.UUID(raw[len(expected):])
+        return uuid.UUID(raw[len(expected) :])
     except ValueError as exc:
         raise MalformedId(f"{text!r} is not a valid {kind.value.lower()} id") from exc
 
 
-def parse_person_ref(kind: IdType, text: str) -> uuid.UUID:
+def parse_ref(kind: IdType, text: str) -> uuid.UUID:
     """Accept a Webex id or a raw UUID (the JS SDK's XSI and UCM paths use the raw one)."""
     try:
         return uuid.UUID(text)

@@ -68,7 +68,6 @@ class FaxMessage(msgspec.Struct, rename="camel"):
     extension: str | UnsetType = UNSET
 
 
-
 class Voicemail(msgspec.Struct, rename="camel"):
     """The whole voicemail document, as GET returns it."""
 

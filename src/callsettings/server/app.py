@@ -1,0 +1,109 @@
+"""The application factory: every app is built from a ServerConfig passed in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response, get
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from callsettings import __version__
+from callsettings.server.auth import TokenCache
+from callsettings.server.config import ServerConfig
+from callsettings.server.edge import EdgeMiddleware
+from callsettings.server.errors import handle_exception
+from callsettings.server.ratelimit import (
+    MemoryRateLimitStore,
+    RateLimitStore,
+    RedisRateLimitStore,
+)
+from callsettings.server.services import Services
+from callsettings.server.webex.features import PersonFeatures
+from callsettings.storage.database import create_engine
+
+ROUTES: list[Any] = [PersonFeatures]
+
+
+def _rate_limit_store(config: ServerConfig) -> RateLimitStore:
+    if config.redis_url:
+        return RedisRateLimitStore(config.redis_url)
+    return MemoryRateLimitStore()
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="callsettings",
+        version=__version__,
+        description=(
+            "Person call settings in the Webex REST dialect (call forwarding, Do Not Disturb, "
+            "voicemail, call waiting), with the Webex auth model and error body."
+        ),
+        path="/docs",
+        render_plugins=[SwaggerRenderPlugin(path="/")],
+    )
+
+
+@get("/openapi.json", include_in_schema=False, sync_to_thread=False)
+def openapi_json(request: Request[Any, Any, Any]) -> Response[Any]:
+    schema = request.app.openapi_schema.to_schema()
+    return Response(content=schema, media_type="application/json")
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_litestar(config: ServerConfig) -> Litestar:
+    """Return the Litestar app alone (without the edge layer), for introspection."""
+    store = _rate_limit_store(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(
+            config.database_url,
+            sqlite_synchronous=config.sqlite_synchronous,
+            pool_size=config.db_pool_size,
+        )
+        app.state.services = Services(
+            config=config,
+            engine=engine,
+            tokens=TokenCache(engine, config.token_cache_seconds),
+            rate_limits=store,
+        )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+            await store.close()
+
+    app = Litestar(
+        route_handlers=[*ROUTES, openapi_json, healthz],
+        lifespan=[lifespan],
+        exception_handlers={Exception: handle_exception},
+        openapi_config=_openapi(),
+        request_max_body_size=config.max_upload_bytes + 64 * 1024,
+        debug=False,
+    )
+    app.state.rate_limit_store = store
+    app.state.retry_after_unavailable = config.retry_after_unavailable
+    return app
+
+
+def create_app(config: ServerConfig) -> Any:
+    """Return the ASGI app: the Litestar routes behind the tracking and rate-limit edge."""
+    litestar = create_litestar(config)
+    return EdgeMiddleware(
+        litestar,
+        litestar.state.rate_limit_store,
+        config.rate_limit_requests,
+        config.rate_limit_window_seconds,
+    )
+
+
+def app_from_env() -> Any:
+    """Entry point for uvicorn workers (`--factory`): configuration from CALLSETTINGS_*."""
+    return create_app(ServerConfig())

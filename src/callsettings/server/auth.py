@@ -1,0 +1,160 @@
+"""Who is calling (authentication) and what they may touch (authorization)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callsettings.server import tokens as scopes
+from callsettings.server.errors import ApiError, ErrorKind
+from callsettings.storage import repositories as repo
+from callsettings.storage.records import Person, Role, Token, utcnow
+
+
+class TokenCache:
+    """Reuses token look-ups for a few seconds; a revocation takes effect within `ttl`."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 50_000,
+    ) -> None:
+        self._engine = engine
+        self._ttl = ttl
+        self._clock = clock
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[float, Token | None]] = {}
+
+    async def lookup(self, secret: str) -> Token | None:
+        token_digest = scopes.digest(secret)
+        now = self._clock()
+        cached = self._entries.get(token_digest)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        async with self._engine.connect() as conn:
+            token = await repo.get_token_by_hash(conn, token_digest)
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        if self._ttl > 0:
+            self._entries[token_digest] = (now, token)
+        return token
+
+    def forget(self) -> None:
+        self._entries.clear()
+
+
+def bearer_secret(authorization: str | None) -> str:
+    """Return the token in an Authorization header, or raise a 401 ApiError."""
+    if not authorization:
+        raise ApiError(ErrorKind.MISSING_TOKEN, "The request has no Authorization header.")
+    scheme, _, secret = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ApiError(
+            ErrorKind.INVALID_TOKEN, "The Authorization header must be 'Bearer <access token>'."
+        )
+    return secret.strip()
+
+
+def check_usable(token: Token | None) -> Token:
+    if token is None:
+        raise ApiError(ErrorKind.INVALID_TOKEN, "The access token is not valid.")
+    if token.revoked is not None:
+        raise ApiError(ErrorKind.REVOKED_TOKEN, "The access token has been revoked.")
+    if utcnow() >= token.expires:
+        raise ApiError(ErrorKind.EXPIRED_TOKEN, "The access token has expired.")
+    return token
+
+
+class Access(Enum):
+    READ = "read"
+    WRITE = "write"
+
+
+ADMIN_ROLES = {
+    Access.READ: frozenset(
+        {
+            Role.FULL_ADMIN,
+            Role.USER_ADMIN,
+            Role.READ_ONLY_ADMIN,
+            Role.LOCATION_ADMIN,
+            Role.PARTNER_ADMIN,
+        }
+    ),
+    Access.WRITE: frozenset(
+        {Role.FULL_ADMIN, Role.USER_ADMIN, Role.LOCATION_ADMIN, Role.PARTNER_ADMIN}
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Which scopes open a kind of request: an admin scope, and a user scope for oneself."""
+
+    access: Access
+    admin_scope: str
+    user_scope: str | None
+
+    def admits_admin(self, token: Token) -> bool:
+        return token.role in ADMIN_ROLES[self.access] and self.admin_scope in token.scopes
+
+    def admits_self(self, token: Token) -> bool:
+        return self.user_scope is not None and self.user_scope in token.scopes
+
+    def check_token(self, token: Token) -> None:
+        """Refuse tokens that could not perform this kind of request on anyone."""
+        if self.admits_admin(token) or (token.person_id and self.admits_self(token)):
+            return
+        if token.role in ADMIN_ROLES[Access.READ] and self.access is Access.WRITE:
+            raise ApiError(
+                ErrorKind.ROLE_NOT_ALLOWED,
+                f"The {token.role.value} role cannot change settings.",
+            )
+        needed = (
+            self.admin_scope
+            if self.user_scope is None
+            else (f"{self.admin_scope} (admin) or {self.user_scope} (own settings)")
+        )
+        raise ApiError(ErrorKind.MISSING_SCOPE, f"The access token needs the scope {needed}.")
+
+    def check_person(self, token: Token, person: Person) -> None:
+        """Refuse unless the token may act on this person (call after check_token)."""
+        if self.admits_admin(token):
+            if token.role is Role.LOCATION_ADMIN and person.location_id not in token.location_ids:
+                raise ApiError(
+                    ErrorKind.ROLE_NOT_ALLOWED,
+                    "This location administrator does not manage the person's location.",
+                )
+            return
+        if token.person_id == person.id and self.admits_self(token):
+            return
+        raise ApiError(
+            ErrorKind.ROLE_NOT_ALLOWED, "This token may only act on its own person's settings."
+        )
+
+
+PEOPLE_READ = Rule(Access.READ, scopes.ADMIN_READ, scopes.USER_READ)
+PEOPLE_WRITE = Rule(Access.WRITE, scopes.ADMIN_WRITE, scopes.USER_WRITE)
+# Call waiting is documented with admin scopes only.
+ADMIN_ONLY_READ = Rule(Access.READ, scopes.ADMIN_READ, None)
+ADMIN_ONLY_WRITE = Rule(Access.WRITE, scopes.ADMIN_WRITE, None)
+ME_READ = Rule(Access.READ, scopes.ADMIN_TELEPHONY_READ, scopes.USER_TELEPHONY_READ)
+ME_WRITE = Rule(Access.WRITE, scopes.ADMIN_TELEPHONY_WRITE, scopes.USER_TELEPHONY_WRITE)
+
+
+def target_org(token: Token, requested: uuid.UUID | None) -> uuid.UUID:
+    """Return the org a request acts on; only a partner may name one it manages."""
+    if requested is None or requested == token.org_id:
+        return token.org_id
+    if token.role is Role.PARTNER_ADMIN and requested in token.managed_org_ids:
+        return requested
+    raise ApiError(
+        ErrorKind.ORG_NOT_MANAGED,
+        "orgId names an organization this token does not manage.",
+    )

@@ -1,0 +1,88 @@
+"""The outermost ASGI layer: tracking ids on every response, and the rate limit."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from typing import Any
+
+from callsettings.server.errors import TRACKING_ID_KEY, ErrorKind, error_bytes
+from callsettings.server.ratelimit import RateLimitStore
+
+Scope = dict[str, Any]
+_TRACKING_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,200}")
+
+
+def new_tracking_id() -> str:
+    return f"CALLSETTINGS_{uuid.uuid4()}"
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _tracking_id(scope: Scope) -> str:
+    raw = _header(scope, b"trackingid")
+    text = raw.decode("latin-1").strip() if raw else ""
+    # Echo what the client sent when it is a sane id; never reflect arbitrary bytes.
+    return text if _TRACKING_ID.fullmatch(text) else new_tracking_id()
+
+
+def _rate_key(scope: Scope) -> str:
+    auth = _header(scope, b"authorization")
+    if auth:
+        return hashlib.sha256(auth).hexdigest()[:32]
+    client = scope.get("client") or ("unknown", 0)
+    return f"ip:{client[0]}"
+
+
+class EdgeMiddleware:
+    def __init__(self, app: Any, store: RateLimitStore, limit: int, window: int) -> None:
+        self.app = app
+        self.store = store
+        self.limit = limit
+        self.window = window
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tracking_id = _tracking_id(scope)
+        scope[TRACKING_ID_KEY] = tracking_id
+        decision = await self.store.hit(_rate_key(scope), self.limit, self.window)
+        if not decision.allowed:
+            await _too_many_requests(send, tracking_id, decision.retry_after)
+            return
+        tracking_header = (b"trackingid", tracking_id.encode())
+
+        async def send_tracked(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), tracking_header]
+            await send(message)
+
+        await self.app(scope, receive, send_tracked)
+
+
+async def _too_many_requests(send: Any, tracking_id: str, retry_after: int) -> None:
+    body = error_bytes(
+        ErrorKind.RATE_LIMITED,
+        f"Too many requests for this token; retry after {retry_after} seconds.",
+        tracking_id,
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(retry_after).encode()),
+                (b"trackingid", tracking_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

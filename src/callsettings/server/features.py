@@ -1,0 +1,175 @@
+"""Reading and changing a person's feature documents, shared by every dialect."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from callsettings.settings import (
+    CallForwarding,
+    CallWaiting,
+    DoNotDisturb,
+    InvalidSetting,
+    Mailbox,
+    Owner,
+    Voicemail,
+    apply_patch,
+    validate_forwarding,
+    validate_voicemail,
+)
+from callsettings.settings.destinations import is_extension
+from callsettings.settings.forwarding import destinations
+from callsettings.storage import repositories as repo
+from callsettings.storage.records import Change, Feature, Organization, Person, Token
+
+Document = CallForwarding | DoNotDisturb | CallWaiting | Voicemail
+
+MODELS: dict[Feature, type[Document]] = {
+    Feature.CALL_FORWARDING: CallForwarding,
+    Feature.DO_NOT_DISTURB: DoNotDisturb,
+    Feature.CALL_WAITING: CallWaiting,
+    Feature.VOICEMAIL: Voicemail,
+}
+
+_decoders = {feature: msgspec.json.Decoder(model) for feature, model in MODELS.items()}
+_encoder = msgspec.json.Encoder()
+
+
+def encode(document: Document) -> bytes:
+    return _encoder.encode(document)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes a change, for the audit trail."""
+
+    token: Token | None
+    actor_id: str
+    name: str
+    tracking_id: str
+    dialect: str = "webex"
+
+
+def decode(feature: Feature, raw: str | bytes | None, org: Organization) -> Document:
+    """Return the stored document, or the default one, with org-wide read-only values."""
+    document = MODELS[feature]() if raw is None else _decoders[feature].decode(raw)
+    if isinstance(document, CallForwarding):
+        document.call_forwarding.no_answer.system_max_number_of_rings = org.system_max_rings
+    elif isinstance(document, Voicemail):
+        document.send_unanswered_calls.system_max_number_of_rings = org.system_max_rings
+    return document
+
+
+async def read(
+    conn: AsyncConnection, person: Person, org: Organization, feature: Feature
+) -> Document:
+    return decode(feature, await repo.get_feature(conn, person.id, feature.value), org)
+
+
+Validator = Callable[[AsyncConnection, Any, Any, Person, Organization], Awaitable[Document]]
+
+
+async def update(
+    conn: AsyncConnection,
+    person: Person,
+    org: Organization,
+    feature: Feature,
+    patch: Any,
+    actor: Actor,
+) -> Document:
+    """Merge `patch` into the stored document, validate, store and audit it.
+
+    Raises:
+        InvalidSetting: the merged document breaks a rule; nothing is stored.
+    """
+    current = await read(conn, person, org, feature)
+    candidate = apply_patch(current, patch)
+    checked = await VALIDATORS[feature](conn, candidate, current, person, org)
+    await store(conn, person, feature, current, checked, actor)
+    return checked
+
+
+async def store(
+    conn: AsyncConnection,
+    person: Person,
+    feature: Feature,
+    before: Document,
+    after: Document,
+    actor: Actor,
+) -> None:
+    """Write `after` with its audit event, unless nothing changed."""
+    old, new = encode(before).decode(), encode(after).decode()
+    if old == new:
+        return
+    change = Change(
+        person=person,
+        feature=feature,
+        before=old,
+        after=new,
+        actor_id=actor.actor_id,
+        actor_name=actor.name,
+        token_id=None if actor.token is None else actor.token.id,
+        tracking_id=actor.tracking_id,
+        dialect=actor.dialect,
+    )
+    await repo.save_feature(conn, change)
+
+
+async def _validate_forwarding(
+    conn: AsyncConnection, candidate: Any, _current: Any, person: Person, org: Organization
+) -> Document:
+    owner = Owner(
+        country=org.country,
+        extension=person.extension,
+        numbers=person.numbers,
+        system_max_rings=org.system_max_rings,
+    )
+    checked = validate_forwarding(candidate, owner)
+    await _check_internal_extensions(conn, checked, org.id)
+    return checked
+
+
+async def _check_internal_extensions(
+    conn: AsyncConnection, document: CallForwarding, org_id: uuid.UUID
+) -> None:
+    for path, destination in destinations(document):
+        if (
+            is_extension(destination)
+            and await repo.find_person_by_dial(conn, org_id, destination) is None
+        ):
+            raise InvalidSetting(
+                f"{path}.destination",
+                f"extension {destination} is not assigned to anyone in this organization",
+            )
+
+
+async def _validate_voicemail(
+    _conn: AsyncConnection, candidate: Any, current: Any, _person: Person, org: Organization
+) -> Document:
+    mailbox = Mailbox(
+        country=org.country,
+        system_max_rings=org.system_max_rings,
+        busy_greeting_uploaded=current.send_busy_calls.greeting_uploaded,
+        no_answer_greeting_uploaded=current.send_unanswered_calls.greeting_uploaded,
+    )
+    return validate_voicemail(candidate, mailbox)
+
+
+async def _as_is(
+    _conn: AsyncConnection, candidate: Any, _current: Any, _person: Person, _org: Organization
+) -> Document:
+    document: Document = candidate
+    return document
+
+
+VALIDATORS: dict[Feature, Validator] = {
+    Feature.CALL_FORWARDING: _validate_forwarding,
+    Feature.DO_NOT_DISTURB: _as_is,
+    Feature.CALL_WAITING: _as_is,
+    Feature.VOICEMAIL: _validate_voicemail,
+}

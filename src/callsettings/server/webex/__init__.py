@@ -1,0 +1,1 @@
+"""The Webex REST dialect."""

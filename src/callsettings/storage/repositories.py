@@ -1,0 +1,455 @@
+"""Queries and writes. Repositories never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from callsettings.storage import tables as t
+from callsettings.storage.records import (
+    AuditEvent,
+    Change,
+    Location,
+    Organization,
+    Person,
+    PhoneNumber,
+    Role,
+    Token,
+    as_utc,
+    utcnow,
+)
+
+_json = msgspec.json.Encoder()
+
+
+def _dump(value: Any) -> str:
+    return _json.encode(value).decode()
+
+
+def _uuids(text: str) -> frozenset[uuid.UUID]:
+    return frozenset(uuid.UUID(v) for v in msgspec.json.decode(text))
+
+
+# ---- organizations and locations -------------------------------------------------------
+
+
+def _organization(row: sa.Row[Any]) -> Organization:
+    return Organization(
+        id=uuid.UUID(row.id),
+        display_name=row.display_name,
+        country=row.country,
+        system_max_rings=row.system_max_rings,
+        ring_seconds=row.ring_seconds,
+        diversion_cap=row.diversion_cap,
+        created=as_utc(row.created),
+    )
+
+
+async def insert_organization(conn: AsyncConnection, org: Organization) -> None:
+    await conn.execute(
+        t.organizations.insert().values(
+            id=str(org.id),
+            display_name=org.display_name,
+            country=org.country,
+            system_max_rings=org.system_max_rings,
+            ring_seconds=org.ring_seconds,
+            diversion_cap=org.diversion_cap,
+            created=org.created,
+        )
+    )
+
+
+async def get_organization(conn: AsyncConnection, org_id: uuid.UUID) -> Organization | None:
+    row = (
+        await conn.execute(sa.select(t.organizations).where(t.organizations.c.id == str(org_id)))
+    ).first()
+    return None if row is None else _organization(row)
+
+
+async def list_organizations(
+    conn: AsyncConnection, org_ids: Iterable[uuid.UUID] | None = None
+) -> list[Organization]:
+    query = sa.select(t.organizations).order_by(t.organizations.c.display_name)
+    if org_ids is not None:
+        query = query.where(t.organizations.c.id.in_([str(o) for o in org_ids]))
+    return [_organization(row) for row in await conn.execute(query)]
+
+
+def _location(row: sa.Row[Any]) -> Location:
+    return Location(
+        id=uuid.UUID(row.id),
+        org_id=uuid.UUID(row.org_id),
+        name=row.name,
+        time_zone=row.time_zone,
+        address=row.address,
+        created=as_utc(row.created),
+    )
+
+
+async def insert_location(conn: AsyncConnection, location: Location) -> None:
+    await conn.execute(
+        t.locations.insert().values(
+            id=str(location.id),
+            org_id=str(location.org_id),
+            name=location.name,
+            time_zone=location.time_zone,
+            address=location.address,
+            created=location.created,
+        )
+    )
+
+
+async def get_location(conn: AsyncConnection, location_id: uuid.UUID) -> Location | None:
+    row = (
+        await conn.execute(sa.select(t.locations).where(t.locations.c.id == str(location_id)))
+    ).first()
+    return None if row is None else _location(row)
+
+
+async def list_locations(
+    conn: AsyncConnection, org_id: uuid.UUID, *, name: str | None = None
+) -> list[Location]:
+    query = (
+        sa.select(t.locations)
+        .where(t.locations.c.org_id == str(org_id))
+        .order_by(t.locations.c.name, t.locations.c.id)
+    )
+    if name:
+        query = query.where(t.locations.c.name == name)
+    return [_location(row) for row in await conn.execute(query)]
+
+
+# ---- people ----------------------------------------------------------------------------
+
+
+async def insert_person(conn: AsyncConnection, person: Person) -> None:
+    await conn.execute(
+        t.people.insert().values(
+            id=str(person.id),
+            org_id=str(person.org_id),
+            location_id=None if person.location_id is None else str(person.location_id),
+            email=person.email.lower(),
+            display_name=person.display_name,
+            first_name=person.first_name,
+            last_name=person.last_name,
+            extension=person.extension,
+            roles=_dump(list(person.roles)),
+            created=person.created,
+            last_modified=person.last_modified,
+        )
+    )
+    if person.phone_numbers:
+        await conn.execute(
+            t.phone_numbers.insert(),
+            [
+                {
+                    "person_id": str(person.id),
+                    "org_id": str(person.org_id),
+                    "number": n.number,
+                    "type": n.type,
+                    "is_primary": n.primary,
+                }
+                for n in person.phone_numbers
+            ],
+        )
+
+
+def _person(row: sa.Row[Any], numbers: Sequence[PhoneNumber]) -> Person:
+    return Person(
+        id=uuid.UUID(row.id),
+        org_id=uuid.UUID(row.org_id),
+        location_id=None if row.location_id is None else uuid.UUID(row.location_id),
+        email=row.email,
+        display_name=row.display_name,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        extension=row.extension,
+        phone_numbers=tuple(numbers),
+        roles=tuple(msgspec.json.decode(row.roles)),
+        created=as_utc(row.created),
+        last_modified=as_utc(row.last_modified),
+    )
+
+
+async def _with_numbers(conn: AsyncConnection, rows: Sequence[sa.Row[Any]]) -> list[Person]:
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    numbers: dict[str, list[PhoneNumber]] = {i: [] for i in ids}
+    query = (
+        sa.select(t.phone_numbers)
+        .where(t.phone_numbers.c.person_id.in_(ids))
+        .order_by(t.phone_numbers.c.is_primary.desc(), t.phone_numbers.c.number)
+    )
+    for n in await conn.execute(query):
+        numbers[n.person_id].append(PhoneNumber(n.number, n.type, bool(n.is_primary)))
+    return [_person(row, numbers[row.id]) for row in rows]
+
+
+async def get_person(conn: AsyncConnection, person_id: uuid.UUID) -> Person | None:
+    rows = (await conn.execute(sa.select(t.people).where(t.people.c.id == str(person_id)))).all()
+    people = await _with_numbers(conn, rows)
+    return people[0] if people else None
+
+
+async def lock_person(conn: AsyncConnection, person_id: uuid.UUID) -> None:
+    """Serialize writers of one person's settings (PostgreSQL; SQLite locks the database)."""
+    query = sa.select(t.people.c.id).where(t.people.c.id == str(person_id)).with_for_update()
+    await conn.execute(query)
+
+
+async def get_person_by_email(conn: AsyncConnection, email: str) -> Person | None:
+    rows = (await conn.execute(sa.select(t.people).where(t.people.c.email == email.lower()))).all()
+    people = await _with_numbers(conn, rows)
+    return people[0] if people else None
+
+
+async def find_person_by_dial(
+    conn: AsyncConnection, org_id: uuid.UUID, dialled: str
+) -> Person | None:
+    """Return the person of `org_id` whose extension or phone number is `dialled`."""
+    by_extension = sa.select(t.people.c.id).where(
+        t.people.c.org_id == str(org_id), t.people.c.extension == dialled
+    )
+    by_number = sa.select(t.phone_numbers.c.person_id).where(
+        t.phone_numbers.c.org_id == str(org_id), t.phone_numbers.c.number == dialled
+    )
+    person_id = (await conn.execute(by_extension.union(by_number).limit(1))).scalar()
+    return None if person_id is None else await get_person(conn, uuid.UUID(person_id))
+
+
+async def list_people(
+    conn: AsyncConnection,
+    org_id: uuid.UUID,
+    *,
+    after: tuple[str, str] | None = None,
+    limit: int = 100,
+    email: str | None = None,
+    display_name: str | None = None,
+    ids: Sequence[uuid.UUID] | None = None,
+    location_ids: Iterable[uuid.UUID] | None = None,
+) -> list[Person]:
+    """Return a page of people ordered by (display name, id), after the keyset `after`."""
+    p = t.people.c
+    query = sa.select(t.people).where(p.org_id == str(org_id))
+    if email is not None:
+        query = query.where(p.email == email.lower())
+    if display_name is not None:
+        query = query.where(p.display_name.like(_prefix(display_name), escape="\\"))
+    if ids is not None:
+        query = query.where(p.id.in_([str(i) for i in ids]))
+    if location_ids is not None:
+        query = query.where(p.location_id.in_([str(i) for i in location_ids]))
+    if after is not None:
+        query = query.where(sa.tuple_(p.display_name, p.id) > sa.tuple_(*after))
+    query = query.order_by(p.display_name, p.id).limit(limit)
+    return await _with_numbers(conn, (await conn.execute(query)).all())
+
+
+def _prefix(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+async def count_people(conn: AsyncConnection, org_id: uuid.UUID) -> int:
+    query = sa.select(sa.func.count()).select_from(t.people).where(t.people.c.org_id == str(org_id))
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def set_xsi_password(conn: AsyncConnection, person_id: uuid.UUID, hashed: str) -> None:
+    await conn.execute(
+        t.people.update().where(t.people.c.id == str(person_id)).values(xsi_password_hash=hashed)
+    )
+
+
+async def get_xsi_password(conn: AsyncConnection, person_id: uuid.UUID) -> str | None:
+    query = sa.select(t.people.c.xsi_password_hash).where(t.people.c.id == str(person_id))
+    return (await conn.execute(query)).scalar()
+
+
+# ---- feature documents and the audit trail ---------------------------------------------
+
+
+async def get_feature(conn: AsyncConnection, person_id: uuid.UUID, feature: str) -> str | None:
+    query = sa.select(t.feature_settings.c.document).where(
+        t.feature_settings.c.person_id == str(person_id), t.feature_settings.c.feature == feature
+    )
+    return (await conn.execute(query)).scalar()
+
+
+async def get_features(conn: AsyncConnection, person_id: uuid.UUID) -> dict[str, str]:
+    query = sa.select(t.feature_settings.c.feature, t.feature_settings.c.document).where(
+        t.feature_settings.c.person_id == str(person_id)
+    )
+    return {row.feature: row.document for row in await conn.execute(query)}
+
+
+async def org_features(conn: AsyncConnection, org_id: uuid.UUID, feature: str) -> dict[str, str]:
+    """Return {person id: document} of one feature for every person of an org."""
+    query = (
+        sa.select(t.feature_settings.c.person_id, t.feature_settings.c.document)
+        .join(t.people, t.people.c.id == t.feature_settings.c.person_id)
+        .where(t.people.c.org_id == str(org_id), t.feature_settings.c.feature == feature)
+    )
+    return {row.person_id: row.document for row in await conn.execute(query)}
+
+
+async def save_feature(conn: AsyncConnection, change: Change) -> None:
+    """Store the new document and its audit event in the caller's transaction."""
+    now = utcnow()
+    person_id = str(change.person.id)
+    assert change.after is not None
+    updated = await conn.execute(
+        t.feature_settings.update()
+        .where(
+            t.feature_settings.c.person_id == person_id,
+            t.feature_settings.c.feature == change.feature.value,
+        )
+        .values(document=change.after, updated=now)
+    )
+    if updated.rowcount == 0:
+        await conn.execute(
+            t.feature_settings.insert().values(
+                person_id=person_id,
+                feature=change.feature.value,
+                document=change.after,
+                updated=now,
+            )
+        )
+    await record_audit(conn, change, now)
+
+
+async def record_audit(conn: AsyncConnection, change: Change, now: datetime | None = None) -> None:
+    await conn.execute(
+        t.audit_events.insert().values(
+            org_id=str(change.person.org_id),
+            actor_id=change.actor_id,
+            actor_name=change.actor_name,
+            token_id=None if change.token_id is None else str(change.token_id),
+            person_id=str(change.person.id),
+            feature=change.feature.value,
+            dialect=change.dialect,
+            before=change.before,
+            after=change.after,
+            tracking_id=change.tracking_id,
+            created=now or utcnow(),
+        )
+    )
+
+
+def _audit(row: sa.Row[Any]) -> AuditEvent:
+    return AuditEvent(
+        id=int(row.id),
+        org_id=uuid.UUID(row.org_id),
+        actor_id=row.actor_id,
+        actor_name=row.actor_name,
+        token_id=None if row.token_id is None else uuid.UUID(row.token_id),
+        person_id=uuid.UUID(row.person_id),
+        feature=row.feature,
+        dialect=row.dialect,
+        before=row.before,
+        after=row.after,
+        tracking_id=row.tracking_id,
+        created=as_utc(row.created),
+    )
+
+
+async def list_audit_events(
+    conn: AsyncConnection,
+    org_id: uuid.UUID,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+    person_id: uuid.UUID | None = None,
+) -> list[AuditEvent]:
+    """Return audit events of an org, newest first, older than `before_id` when given."""
+    a = t.audit_events.c
+    query = sa.select(t.audit_events).where(a.org_id == str(org_id))
+    if since is not None:
+        query = query.where(a.created >= since)
+    if until is not None:
+        query = query.where(a.created < until)
+    if before_id is not None:
+        query = query.where(a.id < before_id)
+    if person_id is not None:
+        query = query.where(a.person_id == str(person_id))
+    query = query.order_by(a.id.desc()).limit(limit)
+    return [_audit(row) for row in await conn.execute(query)]
+
+
+# ---- tokens ----------------------------------------------------------------------------
+
+
+def _token(row: sa.Row[Any]) -> Token:
+    return Token(
+        id=uuid.UUID(row.id),
+        org_id=uuid.UUID(row.org_id),
+        person_id=None if row.person_id is None else uuid.UUID(row.person_id),
+        role=Role(row.role),
+        scopes=frozenset(msgspec.json.decode(row.scopes)),
+        location_ids=_uuids(row.location_ids),
+        managed_org_ids=_uuids(row.managed_org_ids),
+        label=row.label,
+        created=as_utc(row.created),
+        expires=as_utc(row.expires),
+        revoked=None if row.revoked is None else as_utc(row.revoked),
+    )
+
+
+async def insert_token(conn: AsyncConnection, token: Token, token_hash: str) -> None:
+    await conn.execute(
+        t.tokens.insert().values(
+            id=str(token.id),
+            token_hash=token_hash,
+            org_id=str(token.org_id),
+            person_id=None if token.person_id is None else str(token.person_id),
+            role=token.role.value,
+            scopes=_dump(sorted(token.scopes)),
+            location_ids=_dump(sorted(str(i) for i in token.location_ids)),
+            managed_org_ids=_dump(sorted(str(i) for i in token.managed_org_ids)),
+            label=token.label,
+            created=token.created,
+            expires=token.expires,
+            revoked=token.revoked,
+        )
+    )
+
+
+async def get_token_by_hash(conn: AsyncConnection, token_hash: str) -> Token | None:
+    row = (
+        await conn.execute(sa.select(t.tokens).where(t.tokens.c.token_hash == token_hash))
+    ).first()
+    return None if row is None else _token(row)
+
+
+async def list_tokens(conn: AsyncConnection, org_id: uuid.UUID | None = None) -> list[Token]:
+    query = sa.select(t.tokens).order_by(t.tokens.c.created)
+    if org_id is not None:
+        query = query.where(t.tokens.c.org_id == str(org_id))
+    return [_token(row) for row in await conn.execute(query)]
+
+
+async def revoke_token(conn: AsyncConnection, token_id: uuid.UUID) -> bool:
+    result = await conn.execute(
+        t.tokens.update()
+        .where(t.tokens.c.id == str(token_id), t.tokens.c.revoked.is_(None))
+        .values(revoked=utcnow())
+    )
+    return bool(result.rowcount)
+
+
+async def get_demo_document(conn: AsyncConnection, name: str = "demo") -> str | None:
+    query = sa.select(t.demo_credentials.c.document).where(t.demo_credentials.c.name == name)
+    return (await conn.execute(query)).scalar()
+
+
+async def save_demo_document(conn: AsyncConnection, document: str, name: str = "demo") -> None:
+    await conn.execute(t.demo_credentials.insert().values(name=name, document=document))
