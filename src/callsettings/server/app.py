@@ -21,10 +21,10 @@ from callsettings.server.ratelimit import (
     RedisRateLimitStore,
 )
 from callsettings.server.services import Services
-from callsettings.server.webex.features import PersonFeatures
+from callsettings.server import ucm, webex, xsi
 from callsettings.storage.database import create_engine
 
-ROUTES: list[Any] = [PersonFeatures]
+ROUTES: list[Any] = [*webex.ROUTES, *xsi.ROUTES, *ucm.ROUTES]
 
 
 def _rate_limit_store(config: ServerConfig) -> RateLimitStore:
