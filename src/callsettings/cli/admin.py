@@ -279,7 +279,8 @@ def token_revoke(database_url: str, token_id: str) -> None:
 @token.command("list")
 @database_option
 @click.option("--org", "org_ref", help="Only this organization's tokens.")
-def token_list(database_url: str, org_ref: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def token_list(database_url: str, org_ref: str | None, as_json: bool) -> None:
     """List tokens (never their secrets)."""
 
     async def work(engine: AsyncEngine) -> Any:
@@ -287,8 +288,24 @@ def token_list(database_url: str, org_ref: str | None) -> None:
             org_id = _ref(IdType.ORGANIZATION, org_ref) if org_ref else None
             return await repo.list_tokens(conn, org_id)
 
+    found = _run(database_url, work)
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": str(t.id),
+                    "role": t.role.value,
+                    "label": t.label,
+                    "scopes": sorted(t.scopes),
+                    "expires": t.expires.isoformat(),
+                    "revoked": t.revoked.isoformat() if t.revoked else None,
+                }
+                for t in found
+            ]
+        )
+        return
     table = Table("id", "role", "label", "expires", "revoked")
-    for t in _run(database_url, work):
+    for t in found:
         table.add_row(
             str(t.id),
             t.role.value,

@@ -90,7 +90,13 @@ async def json_body(request: AnyRequest) -> Any:
             ErrorKind.UNSUPPORTED_MEDIA_TYPE,
             f"The body must be JSON (Content-Type: application/json), got {content_type!r}.",
         )
+    limit = services_of(request).config.max_json_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(ErrorKind.BODY_TOO_LARGE, f"JSON bodies are limited to {limit} bytes.")
     body = await request.body()
+    if len(body) > limit:
+        raise ApiError(ErrorKind.BODY_TOO_LARGE, f"JSON bodies are limited to {limit} bytes.")
     try:
         return msgspec.json.decode(body)
     except msgspec.DecodeError as exc:

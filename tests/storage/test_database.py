@@ -1,0 +1,54 @@
+"""Storage set-up: durable SQLite settings, migrations, and the driver choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from callsettings.storage.database import async_url, create_engine, migrate_async
+
+
+async def test_sqlite_connections_use_wal_and_full_synchronous(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    async with engine.connect() as conn:
+        journal = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
+        synchronous = (await conn.exec_driver_sql("PRAGMA synchronous")).scalar()
+        foreign_keys = (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar()
+    await engine.dispose()
+    # 2 is FULL: a committed transaction survives a process kill and a power loss.
+    assert (journal, synchronous, foreign_keys) == ("wal", 2, 1)
+
+
+def test_an_unknown_synchronous_mode_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="synchronous must be"):
+        create_engine(f"sqlite:///{tmp_path}/x.db", sqlite_synchronous="OFF")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///./var/x.db", "sqlite+aiosqlite:///./var/x.db"),
+        ("postgresql://u:p@h/db", "postgresql+asyncpg://u:p@h/db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+    ],
+)
+def test_urls_get_the_async_driver(url: str, expected: str) -> None:
+    assert async_url(url) == expected
+
+
+def test_other_databases_are_refused_clearly() -> None:
+    with pytest.raises(ValueError, match="unsupported database URL"):
+        async_url("mysql://root@localhost/test")
+
+
+async def test_migrations_are_idempotent_and_create_every_table(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/nested/dir/m.db"
+    await migrate_async(url)
+    await migrate_async(url)
+    engine = create_engine(url)
+    async with engine.connect() as conn:
+        names = await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names())
+    await engine.dispose()
+    assert {"organizations", "people", "feature_settings", "tokens", "audit_events"} <= set(names)
