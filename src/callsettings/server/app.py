@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from callsettings import __version__
+from callsettings.server import ucm, webex, xsi
 from callsettings.server.auth import TokenCache
 from callsettings.server.config import ServerConfig
 from callsettings.server.edge import EdgeMiddleware
@@ -21,7 +22,6 @@ from callsettings.server.ratelimit import (
     RedisRateLimitStore,
 )
 from callsettings.server.services import Services
-from callsettings.server import ucm, webex, xsi
 from callsettings.storage.database import create_engine
 
 ROUTES: list[Any] = [*webex.ROUTES, *xsi.ROUTES, *ucm.ROUTES]
