@@ -136,7 +136,15 @@ async def test_an_unexpected_exception_is_a_500_that_leaks_nothing(
 
 async def test_openapi_describes_the_webex_schemas(client: Client) -> None:
     schema = (await client.get("/openapi.json")).json()
-    assert "/v1/people/{person_id}/features/{feature_name}" in schema["paths"]
+    forwarding = schema["paths"]["/v1/people/{person_id}/features/callForwarding"]
+    body_ref = forwarding["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert body_ref == "#/components/schemas/CallForwarding"
+    components = schema["components"]["schemas"]
+    assert set(components["CallForwarding"]["properties"]) == {
+        "callForwarding", "businessContinuity"
+    }
+    assert "ringReminderEnabled" in components["AlwaysRule"]["properties"]
+    assert set(components["ErrorBody"]["properties"]) >= {"message", "errors", "trackingId"}
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "html" in docs.headers["content-type"]

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from callsettings.server.webex.features import PersonFeatures
+from callsettings.server.webex import features
 
-ROUTES: list[Any] = [PersonFeatures]
+ROUTES: list[Any] = [*features.ROUTES]

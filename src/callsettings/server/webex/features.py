@@ -1,13 +1,15 @@
-"""GET and PUT /v1/people/{personId}/features/{feature}."""
+"""GET and PUT /v1/people/{personId}/features/{callForwarding|doNotDisturb|voicemail|...}."""
 
 from __future__ import annotations
 
-from litestar import Controller, Response, get, put
+from typing import Any
+
+from litestar import Response, get, put
 from litestar.params import FromPath
 
 from callsettings.server import auth
 from callsettings.server import features as service
-from callsettings.server.errors import ApiError, ErrorKind
+from callsettings.server.auth import Rule
 from callsettings.server.services import services_of
 from callsettings.server.webex.common import (
     AnyRequest,
@@ -17,51 +19,68 @@ from callsettings.server.webex.common import (
     json_body,
     json_response,
 )
+from callsettings.server.webex.openapi import json_body_operation, responses
 from callsettings.storage.database import write_transaction
 from callsettings.storage.records import Feature
 
-_RULES = {
+TAGS = ["Person call settings"]
+# Call waiting is documented with admin scopes only; the others also admit the person.
+RULES: dict[Feature, tuple[Rule, Rule]] = {
     Feature.CALL_WAITING: (auth.ADMIN_ONLY_READ, auth.ADMIN_ONLY_WRITE),
 }
-_DEFAULT_RULES = (auth.PEOPLE_READ, auth.PEOPLE_WRITE)
+DEFAULT_RULES = (auth.PEOPLE_READ, auth.PEOPLE_WRITE)
 
 
-def _feature(name: str) -> Feature:
-    try:
-        return Feature(name)
-    except ValueError as exc:
-        raise ApiError(ErrorKind.NOT_FOUND, f"There is no person feature {name!r}.") from exc
+async def read_feature(
+    request: AnyRequest, person_ref: str, feature: Feature, rule: Rule
+) -> Response[bytes]:
+    token = await authenticate(request)
+    async with services_of(request).engine.connect() as conn:
+        person, org = await authorized_person(request, conn, token, person_ref, rule)
+        document = await service.read(conn, person, org, feature)
+    return json_response(service.encode(document))
 
 
-class PersonFeatures(Controller):
-    path = "/v1/people/{person_id:str}/features"
-    tags = ["Person call settings"]
+async def change_feature(
+    request: AnyRequest, person_ref: str, feature: Feature, rule: Rule
+) -> None:
+    token = await authenticate(request)
+    rule.check_token(token)
+    patch = await json_body(request)
+    async with write_transaction(services_of(request).engine) as conn:
+        person, org = await authorized_person(request, conn, token, person_ref, rule)
+        await service.update(conn, person, org, feature, patch, actor(request, token))
 
-    @get("/{feature_name:str}", summary="Read a person's call setting")
-    async def read(
-        self, request: AnyRequest, person_id: FromPath[str], feature_name: FromPath[str]
-    ) -> Response[bytes]:
-        feature = _feature(feature_name)
-        rule = _RULES.get(feature, _DEFAULT_RULES)[0]
-        token = await authenticate(request)
-        async with services_of(request).engine.connect() as conn:
-            person, org = await authorized_person(request, conn, token, person_id, rule)
-            document = await service.read(conn, person, org, feature)
-        return json_response(service.encode(document))
+
+def feature_handlers(feature: Feature) -> list[Any]:
+    """Return the GET and PUT handlers of one feature, documented with its model."""
+    model = service.MODELS[feature]
+    read_rule, write_rule = RULES.get(feature, DEFAULT_RULES)
+    path = f"/v1/people/{{person_id:str}}/features/{feature.value}"
+
+    @get(
+        path,
+        name=f"read-{feature.value}",
+        tags=TAGS,
+        summary=f"Read a person's {feature.value}",
+        responses=responses(model),
+    )
+    async def read(request: AnyRequest, person_id: FromPath[str]) -> Response[bytes]:
+        return await read_feature(request, person_id, feature, read_rule)
 
     @put(
-        "/{feature_name:str}",
-        summary="Change a person's call setting (partial update)",
+        path,
+        name=f"change-{feature.value}",
+        tags=TAGS,
         status_code=204,
+        summary=f"Change a person's {feature.value} (partial update: send only what changes)",
+        operation_class=json_body_operation(model, "Any subset of the document"),
+        responses=responses(None, 400, 401, 403, 404, 413, 415, 429),
     )
-    async def change(
-        self, request: AnyRequest, person_id: FromPath[str], feature_name: FromPath[str]
-    ) -> None:
-        feature = _feature(feature_name)
-        rule = _RULES.get(feature, _DEFAULT_RULES)[1]
-        token = await authenticate(request)
-        rule.check_token(token)
-        patch = await json_body(request)
-        async with write_transaction(services_of(request).engine) as conn:
-            person, org = await authorized_person(request, conn, token, person_id, rule)
-            await service.update(conn, person, org, feature, patch, actor(request, token))
+    async def change(request: AnyRequest, person_id: FromPath[str]) -> None:
+        await change_feature(request, person_id, feature, write_rule)
+
+    return [read, change]
+
+
+ROUTES: list[Any] = [handler for feature in Feature for handler in feature_handlers(feature)]
