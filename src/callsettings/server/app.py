@@ -13,9 +13,11 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from callsettings import __version__
 from callsettings.server import ucm, webex, xsi
 from callsettings.server.auth import TokenCache
+from callsettings.server.cache import SettingsCache
 from callsettings.server.config import ServerConfig
 from callsettings.server.edge import EdgeMiddleware
 from callsettings.server.errors import handle_exception
+from callsettings.server.invalidation import invalidator_for
 from callsettings.server.ratelimit import (
     MemoryRateLimitStore,
     RateLimitStore,
@@ -68,15 +70,21 @@ def create_litestar(config: ServerConfig) -> Litestar:
             sqlite_synchronous=config.sqlite_synchronous,
             pool_size=config.db_pool_size,
         )
+        cache = SettingsCache(config.cache_seconds)
+        invalidator = invalidator_for(cache, config.redis_url)
+        await invalidator.start()
         app.state.services = Services(
             config=config,
             engine=engine,
             tokens=TokenCache(engine, config.token_cache_seconds),
             rate_limits=store,
+            cache=cache,
+            invalidator=invalidator,
         )
         try:
             yield
         finally:
+            await invalidator.stop()
             await engine.dispose()
             await store.close()
 

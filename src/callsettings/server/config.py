@@ -29,6 +29,9 @@ class ServerConfig(BaseSettings):
     max_upload_bytes: int = Field(default=5000 * 1024, ge=1024)
     # How long a token check may be reused; bounds how late a revocation takes effect.
     token_cache_seconds: float = Field(default=2.0, ge=0, le=10)
+    # How long a replica may reuse people and documents it read. Its own writes evict at
+    # once; other replicas' writes evict via Redis when redis_url is set, else on expiry.
+    cache_seconds: float = Field(default=2.0, ge=0, le=300)
     # Absolute URLs in Link headers and xsiActionsEndpoint; derived from the request if unset.
     public_base_url: str | None = None
     # Seconds a 503 asks clients to wait when the database is unreachable.

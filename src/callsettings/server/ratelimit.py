@@ -56,6 +56,9 @@ class MemoryRateLimitStore(RateLimitStore):
 
     def _prune(self, current: int) -> None:
         self._counts = {k: v for k, v in self._counts.items() if v[0] == current}
+        if len(self._counts) >= self._max_keys:
+            # Memory is the harder limit: a flood of distinct keys restarts the window.
+            self._counts.clear()
 
 
 class RedisRateLimitStore(RateLimitStore):

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callsettings.server.auth import TokenCache
+from callsettings.server.cache import SettingsCache
 from callsettings.server.config import ServerConfig
+from callsettings.server.invalidation import Invalidator
 from callsettings.server.ratelimit import RateLimitStore
 
 
@@ -18,6 +20,8 @@ class Services:
     engine: AsyncEngine
     tokens: TokenCache
     rate_limits: RateLimitStore
+    cache: SettingsCache
+    invalidator: Invalidator
 
 
 def services_of(request: Any) -> Services:

@@ -10,12 +10,14 @@ from litestar.params import FromPath
 from callsettings.server import auth
 from callsettings.server import features as service
 from callsettings.server.auth import Rule
+from callsettings.server.reads import CachedReader
 from callsettings.server.services import services_of
 from callsettings.server.webex.common import (
     AnyRequest,
     actor,
     authenticate,
     authorized_person,
+    authorized_reader_person,
     json_body,
     json_response,
 )
@@ -35,10 +37,9 @@ async def read_feature(
     request: AnyRequest, person_ref: str, feature: Feature, rule: Rule
 ) -> Response[bytes]:
     token = await authenticate(request)
-    async with services_of(request).engine.connect() as conn:
-        person, org = await authorized_person(request, conn, token, person_ref, rule)
-        document = await service.read(conn, person, org, feature)
-    return json_response(service.encode(document))
+    async with CachedReader(services_of(request)) as reader:
+        person, org = await authorized_reader_person(request, reader, token, person_ref, rule)
+        return json_response(await reader.document(person, org, feature))
 
 
 async def change_feature(
@@ -47,9 +48,11 @@ async def change_feature(
     token = await authenticate(request)
     rule.check_token(token)
     patch = await json_body(request)
-    async with write_transaction(services_of(request).engine) as conn:
+    services = services_of(request)
+    async with write_transaction(services.engine) as conn:
         person, org = await authorized_person(request, conn, token, person_ref, rule)
         await service.update(conn, person, org, feature, patch, actor(request, token))
+    await services.invalidator.person_changed(person.id)
 
 
 def feature_handlers(feature: Feature) -> list[Any]:

@@ -1,0 +1,70 @@
+"""The read path: people, organizations and documents from the cache, else the database.
+
+A connection is opened only on a miss, so a warm read never leaves the process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from callsettings.server import features
+from callsettings.server.services import Services
+from callsettings.storage import repositories as repo
+from callsettings.storage.records import Feature, Organization, Person
+
+
+class CachedReader:
+    """Reads for one request; use as `async with CachedReader(services) as reader`."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._cache = services.cache
+        self._conn: AsyncConnection | None = None
+
+    async def __aenter__(self) -> CachedReader:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+
+    async def _connection(self) -> AsyncConnection:
+        if self._conn is None:
+            self._conn = await self._services.engine.connect()
+        return self._conn
+
+    async def person(self, person_id: uuid.UUID) -> Person | None:
+        found = self._cache.people.get(person_id)
+        if found is None:
+            generation = self._cache.generation(person_id)
+            found = await repo.get_person(await self._connection(), person_id)
+            if found is not None:
+                self._cache.put_person(found, generation)
+        return found
+
+    async def org(self, org_id: uuid.UUID) -> Organization | None:
+        found = self._cache.orgs.get(org_id)
+        if found is None:
+            found = await repo.get_organization(await self._connection(), org_id)
+            if found is not None:
+                self._cache.orgs.put(org_id, found)
+        return found
+
+    async def document(self, person: Person, org: Organization, feature: Feature) -> bytes:
+        """Return the encoded document as GET serves it."""
+        key = (person.id, feature.value)
+        encoded = self._cache.documents.get(key)
+        if encoded is None:
+            generation = self._cache.generation(person.id)
+            document = await features.read(await self._connection(), person, org, feature)
+            encoded = features.encode(document)
+            self._cache.put_document(person.id, feature.value, encoded, generation)
+        return encoded
