@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import uuid
 from enum import StrEnum
 
@@ -31,8 +32,9 @@ def encode_id(kind: IdType, value: uuid.UUID | str) -> str:
     return base64.b64encode(raw.encode()).decode()
 
 
+@functools.lru_cache(maxsize=65_536)
 def decode_id(kind: IdType, text: str) -> uuid.UUID:
-    """Return the UUID inside a Webex id of type `kind`, padded or not.
+    """Return the UUID inside a Webex id of type `kind`, padded or not (memoized: ids repeat).
 
     Raises:
         MalformedId: not base64, not a ciscospark URI, another type, or not a UUID.

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
+from litestar.response.base import ASGIResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callsettings.server.auth import Access, Rule, bearer_secret, check_usable, target_org
@@ -22,8 +23,16 @@ AnyRequest = Request[Any, Any, Any]
 JSON = "application/json"
 
 
+def scope_header(request: AnyRequest, name: bytes) -> str | None:
+    """Return a header straight from the ASGI scope (cheaper than building Headers)."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
 async def authenticate(request: AnyRequest) -> Token:
-    secret = bearer_secret(request.headers.get("authorization"))
+    secret = bearer_secret(scope_header(request, b"authorization"))
     return check_usable(await services_of(request).tokens.lookup(secret))
 
 
@@ -132,3 +141,28 @@ def actor(request: AnyRequest, token: Token, dialect: str = "webex") -> Actor:
 
 def json_response(content: bytes, status_code: int = 200) -> Response[bytes]:
     return Response(content=content, status_code=status_code, media_type=JSON)
+
+
+class RawJson(ASGIResponse):
+    """A 200 JSON response sent as is: the read path's answer, without header objects.
+
+    Handlers returning it are annotated `-> ASGIResponse`, so Litestar passes it through.
+    """
+
+    __slots__ = ("_content",)
+
+    # Deliberately skips the base initializer: its header objects are the cost avoided here.
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self._content)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": self._content, "more_body": False})
+
+
+def raw_json(content: bytes) -> ASGIResponse:
+    return RawJson(content)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Response, get, put
+from litestar import get, put
 from litestar.params import FromPath
+from litestar.response.base import ASGIResponse
 
 from callsettings.server import auth
 from callsettings.server import features as service
@@ -19,7 +20,7 @@ from callsettings.server.webex.common import (
     authorized_person,
     authorized_reader_person,
     json_body,
-    json_response,
+    raw_json,
 )
 from callsettings.server.webex.openapi import json_body_operation, responses
 from callsettings.storage.database import write_transaction
@@ -35,11 +36,11 @@ DEFAULT_RULES = (auth.PEOPLE_READ, auth.PEOPLE_WRITE)
 
 async def read_feature(
     request: AnyRequest, person_ref: str, feature: Feature, rule: Rule
-) -> Response[bytes]:
+) -> ASGIResponse:
     token = await authenticate(request)
     async with CachedReader(services_of(request)) as reader:
         person, org = await authorized_reader_person(request, reader, token, person_ref, rule)
-        return json_response(await reader.document(person, org, feature))
+        return raw_json(await reader.document(person, org, feature))
 
 
 async def change_feature(
@@ -68,7 +69,7 @@ def feature_handlers(feature: Feature) -> list[Any]:
         summary=f"Read a person's {feature.value}",
         responses=responses(model),
     )
-    async def read(request: AnyRequest, person_id: FromPath[str]) -> Response[bytes]:
+    async def read(request: AnyRequest, person_id: FromPath[str]) -> ASGIResponse:
         return await read_feature(request, person_id, feature, read_rule)
 
     @put(
