@@ -13,8 +13,8 @@ from callsettings.server.config import ServerConfig
 
 
 def make_config(database_url: str, **overrides: Any) -> ServerConfig:
-    # Token checks are not cached in tests, so revocation is visible at once.
-    values: dict[str, Any] = {"database_url": database_url, "token_cache_seconds": 0}
+    # The production defaults, so tests exercise the caches and the warm read path.
+    values: dict[str, Any] = {"database_url": database_url}
     return ServerConfig(**{**values, **overrides})
 
 

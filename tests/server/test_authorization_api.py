@@ -8,9 +8,11 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callsettings.server.app import create_app
 from callsettings.storage import repositories as repo
 from callsettings.storage.database import write_transaction
 from tests.factories import World
+from tests.server.conftest import make_config
 
 Client = AsyncTestClient[Any]
 BODY = {"callForwarding": {"noAnswer": {"numberOfRings": 4}}}
@@ -81,6 +83,10 @@ async def test_authorization_matrix(
     path = target_url(world, target)
     got = await client.get(path, headers=world.auth(token))
     assert got.status_code == get_status, got.text
+    # The second read is warm (served before the router when allowed): same answer.
+    again = await client.get(path, headers=world.auth(token))
+    assert again.status_code == got.status_code
+    assert {**again.json(), "trackingId": ""} == {**got.json(), "trackingId": ""}
     put = await client.put(path, json=BODY, headers=world.auth(token))
     assert put.status_code == put_status, put.text
     if get_status == 200:
@@ -126,8 +132,14 @@ async def test_expired_token_is_401(client: Client, world: World) -> None:
 
 
 async def test_revoked_token_stops_working(
-    client: Client, world: World, engine: AsyncEngine
+    database_url: str, world: World, engine: AsyncEngine
 ) -> None:
+    app = create_app(make_config(database_url, token_cache_seconds=0))
+    async with AsyncTestClient(app=app) as client:
+        await _revoke_and_check(client, world, engine)
+
+
+async def _revoke_and_check(client: Client, world: World, engine: AsyncEngine) -> None:
     assert (
         await client.get(target_url(world, "ann"), headers=world.auth("full"))
     ).status_code == 200

@@ -17,6 +17,7 @@ from callsettings.server.cache import SettingsCache
 from callsettings.server.config import ServerConfig
 from callsettings.server.edge import EdgeMiddleware
 from callsettings.server.errors import handle_exception
+from callsettings.server.fastpath import FastReads
 from callsettings.server.invalidation import invalidator_for
 from callsettings.server.ratelimit import (
     MemoryRateLimitStore,
@@ -105,7 +106,7 @@ def create_app(config: ServerConfig) -> Any:
     """Return the ASGI app: the Litestar routes behind the tracking and rate-limit edge."""
     litestar = create_litestar(config)
     return EdgeMiddleware(
-        litestar,
+        FastReads(litestar),
         litestar.state.rate_limit_store,
         config.rate_limit_requests,
         config.rate_limit_window_seconds,

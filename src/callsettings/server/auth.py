@@ -46,6 +46,13 @@ class TokenCache:
             self._entries[token_digest] = (now, token)
         return token
 
+    def peek(self, secret: str) -> Token | None:
+        """Return the cached token for `secret` if it is still fresh; never reads the database."""
+        cached = self._entries.get(scopes.digest(secret))
+        if cached is None or self._clock() - cached[0] >= self._ttl:
+            return None
+        return cached[1]
+
     def forget(self) -> None:
         self._entries.clear()
 
@@ -148,11 +155,18 @@ ME_READ = Rule(Access.READ, scopes.ADMIN_TELEPHONY_READ, scopes.USER_TELEPHONY_R
 ME_WRITE = Rule(Access.WRITE, scopes.ADMIN_TELEPHONY_WRITE, scopes.USER_TELEPHONY_WRITE)
 
 
+def acts_in_org(token: Token, org_id: uuid.UUID) -> bool:
+    """Return whether `token` may act in `org_id`: its own org, or one its partner manages."""
+    return org_id == token.org_id or (
+        token.role is Role.PARTNER_ADMIN and org_id in token.managed_org_ids
+    )
+
+
 def target_org(token: Token, requested: uuid.UUID | None) -> uuid.UUID:
     """Return the org a request acts on; only a partner may name one it manages."""
-    if requested is None or requested == token.org_id:
+    if requested is None:
         return token.org_id
-    if token.role is Role.PARTNER_ADMIN and requested in token.managed_org_ids:
+    if acts_in_org(token, requested):
         return requested
     raise ApiError(
         ErrorKind.ORG_NOT_MANAGED,

@@ -1,0 +1,66 @@
+"""Warm reads are answered before the router, with the same checks and the same bytes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from callsettings.server.reads import CachedReader
+from tests.factories import World
+
+Client = AsyncTestClient[Any]
+
+
+def path(world: World) -> str:
+    return f"/v1/people/{world.pid(world.ann)}/features/callForwarding"
+
+
+async def _fail(*_args: Any) -> Any:
+    raise AssertionError("the warm read touched the database path")
+
+
+async def test_a_warm_read_never_reaches_the_database(
+    client: Client, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cold = await client.get(path(world), headers=world.auth("full"))
+    monkeypatch.setattr(CachedReader, "person", _fail)
+    monkeypatch.setattr(CachedReader, "document", _fail)
+    warm = await client.get(path(world), headers=world.auth("full"))
+    assert warm.status_code == 200
+    assert warm.content == cold.content
+    assert warm.headers["content-type"] == "application/json"
+    assert warm.headers["trackingid"].startswith("CALLSETTINGS_")
+
+
+async def test_a_warm_person_is_still_refused_to_a_token_that_may_not_see_them(
+    client: Client, world: World
+) -> None:
+    assert (await client.get(path(world), headers=world.auth("full"))).status_code == 200
+    refused = await client.get(path(world), headers=world.auth("bob"))
+    assert refused.status_code == 403
+    assert refused.json()["errorCode"] == 40302
+
+
+async def test_a_warm_read_after_a_put_serves_the_new_document(
+    client: Client, world: World
+) -> None:
+    await client.get(path(world), headers=world.auth("full"))
+    body = {"callForwarding": {"busy": {"enabled": True, "destination": "1002"}}}
+    assert (await client.put(path(world), json=body, headers=world.auth("full"))).status_code == 204
+    for _ in range(2):
+        got = await client.get(path(world), headers=world.auth("full"))
+        assert got.json()["callForwarding"]["busy"]["destination"] == "1002"
+
+
+async def test_the_org_query_is_checked_on_warm_reads_too(client: Client, world: World) -> None:
+    await client.get(path(world), headers=world.auth("full"))
+    other = await client.get(
+        f"{path(world)}?orgId={world.oid(world.other_org)}", headers=world.auth("full")
+    )
+    assert other.status_code == 403
+    own = await client.get(
+        f"{path(world)}?orgId={world.oid(world.org)}", headers=world.auth("full")
+    )
+    assert own.status_code == 200
