@@ -143,3 +143,65 @@ async def test_with_redis_other_replicas_evict_when_a_person_changes(sqlite_url:
                 break
             await asyncio.sleep(0.02)
     assert fresh["enabled"] is True
+
+
+async def test_a_burst_of_misses_for_one_document_makes_one_database_read(
+    database_url: str, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callsettings.server import features
+
+    calls = 0
+    real_read = features.read
+
+    async def slow_read(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return await real_read(*args)
+
+    monkeypatch.setattr(features, "read", slow_read)
+    app = create_app(make_config(database_url))
+    async with AsyncTestClient(app=app) as client:
+        answers = await asyncio.gather(
+            *(client.get(_path(world), headers=world.auth("full")) for _ in range(12))
+        )
+    assert {a.status_code for a in answers} == {200}
+    assert calls == 1
+
+
+async def test_a_failed_read_fails_every_waiter_and_is_not_remembered(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callsettings.server import features
+    from callsettings.server.reads import CachedReader
+    from callsettings.server.services import Services
+
+    engine = create_engine(sqlite_url)
+    world = await build_world(engine)
+
+    async def broken(*_args: Any) -> Any:
+        await asyncio.sleep(0.01)
+        raise RuntimeError("disk on fire")
+
+    cache = SettingsCache(ttl=60)
+    services = Services(
+        config=make_config(sqlite_url),
+        engine=engine,
+        tokens=None,  # type: ignore[arg-type]
+        rate_limits=None,
+        cache=cache,
+        invalidator=None,
+    )  # type: ignore[arg-type]
+    async with CachedReader(services) as warmup:
+        org = await warmup.org(world.org.id)
+    assert org is not None
+    monkeypatch.setattr(features, "read", broken)
+
+    async def read() -> Any:
+        async with CachedReader(services) as reader:
+            return await reader.document(world.ann, org, features.Feature.VOICEMAIL)
+
+    results = await asyncio.gather(*(read() for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert cache.flights == {}
+    await engine.dispose()

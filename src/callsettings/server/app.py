@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -60,6 +61,15 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _settle_garbage_collector() -> None:
+    # The app's own objects live as long as the process; scanning them on every full
+    # collection showed up as 100 ms pauses at the 99th percentile. Freeze them, and collect
+    # the young generation less often (requests allocate little that is cyclic).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def create_litestar(config: ServerConfig) -> Litestar:
     """Return the Litestar app alone (without the edge layer), for introspection."""
     store = _rate_limit_store(config)
@@ -82,6 +92,7 @@ def create_litestar(config: ServerConfig) -> Litestar:
             cache=cache,
             invalidator=invalidator,
         )
+        _settle_garbage_collector()
         try:
             yield
         finally:

@@ -13,6 +13,7 @@ it was read under is still current.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -74,6 +75,10 @@ class SettingsCache:
         )
         self._generations: dict[uuid.UUID, int] = {}
         self._epoch = 0
+        # Database reads in flight, keyed with the generation they serve, so that a burst of
+        # misses for one entry makes one read, and a read begun before a write is never
+        # joined by a request that arrived after it.
+        self.flights: dict[tuple[object, ...], asyncio.Future[object]] = {}
 
     def generation(self, person_id: uuid.UUID) -> tuple[int, int]:
         return self._epoch, self._generations.get(person_id, 0)

@@ -5,8 +5,11 @@ A connection is opened only on a miss, so a warm read never leaves the process.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,6 +17,8 @@ from callsettings.server import features
 from callsettings.server.services import Services
 from callsettings.storage import repositories as repo
 from callsettings.storage.records import Feature, Organization, Person
+
+T = TypeVar("T")
 
 
 class CachedReader:
@@ -41,14 +46,38 @@ class CachedReader:
             self._conn = await self._services.engine.connect()
         return self._conn
 
+    async def _once(self, key: tuple[object, ...], load: Callable[[], Awaitable[T]]) -> T:
+        """Run `load` once for concurrent misses of the same key; the others await it."""
+        flights = self._cache.flights
+        flight = flights.get(key)
+        if flight is not None:
+            return cast(T, await asyncio.shield(flight))
+        flight = asyncio.get_running_loop().create_future()
+        flights[key] = flight
+        try:
+            value = await load()
+        except BaseException as exc:
+            flight.set_exception(exc)
+            flight.exception()  # retrieved here, so a flight nobody joined logs nothing
+            raise
+        finally:
+            flights.pop(key, None)
+        flight.set_result(value)
+        return value
+
     async def person(self, person_id: uuid.UUID) -> Person | None:
         found = self._cache.people.get(person_id)
-        if found is None:
-            generation = self._cache.generation(person_id)
-            found = await repo.get_person(await self._connection(), person_id)
-            if found is not None:
-                self._cache.put_person(found, generation)
-        return found
+        if found is not None:
+            return found
+        generation = self._cache.generation(person_id)
+
+        async def load() -> Person | None:
+            person = await repo.get_person(await self._connection(), person_id)
+            if person is not None:
+                self._cache.put_person(person, generation)
+            return person
+
+        return await self._once(("person", person_id, generation), load)
 
     async def org(self, org_id: uuid.UUID) -> Organization | None:
         found = self._cache.orgs.get(org_id)
@@ -60,11 +89,15 @@ class CachedReader:
 
     async def document(self, person: Person, org: Organization, feature: Feature) -> bytes:
         """Return the encoded document as GET serves it."""
-        key = (person.id, feature.value)
-        encoded = self._cache.documents.get(key)
-        if encoded is None:
-            generation = self._cache.generation(person.id)
+        encoded = self._cache.documents.get((person.id, feature.value))
+        if encoded is not None:
+            return encoded
+        generation = self._cache.generation(person.id)
+
+        async def load() -> bytes:
             document = await features.read(await self._connection(), person, org, feature)
-            encoded = features.encode(document)
-            self._cache.put_document(person.id, feature.value, encoded, generation)
-        return encoded
+            fresh = features.encode(document)
+            self._cache.put_document(person.id, feature.value, fresh, generation)
+            return fresh
+
+        return await self._once(("document", person.id, feature.value, generation), load)
