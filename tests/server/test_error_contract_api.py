@@ -141,7 +141,8 @@ async def test_openapi_describes_the_webex_schemas(client: Client) -> None:
     assert body_ref == "#/components/schemas/CallForwarding"
     components = schema["components"]["schemas"]
     assert set(components["CallForwarding"]["properties"]) == {
-        "callForwarding", "businessContinuity"
+        "callForwarding",
+        "businessContinuity",
     }
     assert "ringReminderEnabled" in components["AlwaysRule"]["properties"]
     assert set(components["ErrorBody"]["properties"]) >= {"message", "errors", "trackingId"}
