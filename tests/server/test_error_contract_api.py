@@ -149,3 +149,28 @@ async def test_openapi_describes_the_webex_schemas(client: Client) -> None:
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "html" in docs.headers["content-type"]
+
+
+async def test_deeply_nested_json_is_a_400_not_a_500(client: Client, world: World) -> None:
+    body = b"[" * 20_000 + b"]" * 20_000
+    response = await client.put(
+        url(world), content=body, headers={**world.auth("full"), "Content-Type": "application/json"}
+    )
+    assert_webex_error(response, 400, 40002)
+
+
+async def test_basic_auth_guesses_are_limited_per_user_name(
+    database_url: str, world: World
+) -> None:
+    import base64
+
+    app = create_app(make_config(database_url, rate_limit_requests=3))
+    path = f"/com.broadsoft.xsi-actions/v2.0/user/{world.ann.email}/services"
+    async with AsyncTestClient(app=app) as limited:
+        statuses = []
+        for guess in range(5):
+            credentials = base64.b64encode(f"{world.ann.email}:guess{guess}".encode()).decode()
+            response = await limited.get(path, headers={"Authorization": f"Basic {credentials}"})
+            statuses.append(response.status_code)
+    assert statuses[:3] == [401, 401, 401]
+    assert statuses[3:] == [429, 429]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import uuid
 from typing import Any
 
-from callsettings.server.errors import TRACKING_ID_KEY, ErrorKind, error_bytes
+from callsettings.server.errors import TRACKING_ID_KEY, ErrorKind, dialect_of, error_payload
 from callsettings.server.ratelimit import RateLimitStore
 
 Scope = dict[str, Any]
@@ -34,6 +36,13 @@ def _tracking_id(scope: Scope) -> str:
 
 def _rate_key(scope: Scope) -> str:
     auth = _header(scope, b"authorization")
+    if auth and auth[:6].lower() == b"basic ":
+        # Count password guesses per user name, not per guess (each guess is a new header).
+        try:
+            user = base64.b64decode(auth[6:].strip(), validate=True).partition(b":")[0]
+        except (binascii.Error, ValueError):
+            user = b""
+        return "basic:" + hashlib.sha256(user.lower()).hexdigest()[:32]
     if auth:
         return hashlib.sha256(auth).hexdigest()[:32]
     client = scope.get("client") or ("unknown", 0)
@@ -55,7 +64,7 @@ class EdgeMiddleware:
         scope[TRACKING_ID_KEY] = tracking_id
         decision = await self.store.hit(_rate_key(scope), self.limit, self.window)
         if not decision.allowed:
-            await _too_many_requests(send, tracking_id, decision.retry_after)
+            await _too_many_requests(scope, send, tracking_id, decision.retry_after)
             return
         tracking_header = (b"trackingid", tracking_id.encode())
 
@@ -67,18 +76,19 @@ class EdgeMiddleware:
         await self.app(scope, receive, send_tracked)
 
 
-async def _too_many_requests(send: Any, tracking_id: str, retry_after: int) -> None:
-    body = error_bytes(
+async def _too_many_requests(scope: Scope, send: Any, tracking_id: str, retry_after: int) -> None:
+    body, media_type = error_payload(
         ErrorKind.RATE_LIMITED,
         f"Too many requests for this token; retry after {retry_after} seconds.",
         tracking_id,
+        dialect_of(scope.get("path", ""), scope.get("query_string", b"")),
     )
     await send(
         {
             "type": "http.response.start",
             "status": 429,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", media_type.encode()),
                 (b"content-length", str(len(body)).encode()),
                 (b"retry-after", str(retry_after).encode()),
                 (b"trackingid", tracking_id.encode()),

@@ -1,10 +1,15 @@
-"""The one place where errors become HTTP responses (the Webex error body)."""
+"""The one place where errors become HTTP responses.
+
+The body is the Webex error body, except below the XSI-Actions root, where it is the XSI
+ErrorInfo document (as BadgerFish JSON when the request asks for ``format=json``).
+"""
 
 from __future__ import annotations
 
 import logging
 from enum import Enum
 from typing import Any
+from urllib.parse import parse_qs
 
 import msgspec
 from litestar import Request, Response
@@ -12,6 +17,7 @@ from litestar.exceptions import HTTPException
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from callsettings.settings import xsi
 from callsettings.settings.errors import ForwardingLoop, InvalidSetting
 from callsettings.settings.ids import MalformedId
 
@@ -25,10 +31,12 @@ class ErrorKind(Enum):
     MALFORMED_JSON = (400, 40002)
     INVALID_QUERY = (400, 40003)
     FORWARDING_LOOP = (400, 40004)
+    MALFORMED_XML = (400, 40005)
     MISSING_TOKEN = (401, 40101)
     INVALID_TOKEN = (401, 40102)
     EXPIRED_TOKEN = (401, 40103)
     REVOKED_TOKEN = (401, 40104)
+    INVALID_CREDENTIALS = (401, 40105)
     MISSING_SCOPE = (403, 40301)
     ROLE_NOT_ALLOWED = (403, 40302)
     ORG_NOT_MANAGED = (403, 40303)
@@ -92,18 +100,56 @@ def error_bytes(kind: ErrorKind, message: str, tracking_id: str) -> bytes:
     return msgspec.json.encode(body)
 
 
+class ErrorDialect(Enum):
+    """How an error is written: the Webex JSON body, or XSI ErrorInfo as XML or JSON."""
+
+    WEBEX = "webex"
+    XSI = "xsi"
+    XSI_JSON = "xsi-json"
+
+
+def dialect_of(path: str, query_string: bytes | str = b"") -> ErrorDialect:
+    """Return the error dialect of a request path and its raw query string."""
+    if path != xsi.ACTIONS_ROOT and not path.startswith(xsi.ACTIONS_ROOT + "/"):
+        return ErrorDialect.WEBEX
+    query = query_string.decode("latin-1") if isinstance(query_string, bytes) else query_string
+    formats = parse_qs(query).get("format", [""])
+    return ErrorDialect.XSI_JSON if formats[-1].lower() == "json" else ErrorDialect.XSI
+
+
+_CHALLENGES = {
+    ErrorDialect.WEBEX: 'Bearer realm="callsettings"',
+    ErrorDialect.XSI: 'Basic realm="callsettings XSI", Bearer realm="callsettings"',
+    ErrorDialect.XSI_JSON: 'Basic realm="callsettings XSI", Bearer realm="callsettings"',
+}
+
+
+def error_payload(
+    kind: ErrorKind, message: str, tracking_id: str, dialect: ErrorDialect = ErrorDialect.WEBEX
+) -> tuple[bytes, str]:
+    """Return the error body and its media type in `dialect`."""
+    if dialect is ErrorDialect.WEBEX:
+        return error_bytes(kind, message, tracking_id), "application/json"
+    info = xsi.error_info(message, kind.code)
+    if dialect is ErrorDialect.XSI_JSON:
+        return msgspec.json.encode(xsi.render_badgerfish(info)), "application/json"
+    return xsi.render_xml(info), xsi.XML_MEDIA_TYPE
+
+
 def error_response(
-    kind: ErrorKind, message: str, tracking_id: str, headers: dict[str, str] | None = None
+    kind: ErrorKind,
+    message: str,
+    tracking_id: str,
+    headers: dict[str, str] | None = None,
+    dialect: ErrorDialect = ErrorDialect.WEBEX,
 ) -> Response[bytes]:
     # The edge middleware adds the TrackingID header to every response, errors included.
     all_headers = dict(headers or {})
     if kind.status == 401:
-        all_headers.setdefault("WWW-Authenticate", 'Bearer realm="callsettings"')
+        all_headers.setdefault("WWW-Authenticate", _CHALLENGES[dialect])
+    content, media_type = error_payload(kind, message, tracking_id, dialect)
     return Response(
-        content=error_bytes(kind, message, tracking_id),
-        status_code=kind.status,
-        media_type="application/json",
-        headers=all_headers,
+        content=content, status_code=kind.status, media_type=media_type, headers=all_headers
     )
 
 
@@ -143,32 +189,38 @@ def _is_database_outage(exc: BaseException) -> bool:
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    """Map any exception to the Webex error body; internals never leak."""
+    """Map any exception to the error body of the request's dialect; internals never leak."""
+    kind, message, headers = _classify(request, exc)
+    dialect = dialect_of(request.scope.get("path", ""), request.scope.get("query_string", b""))
+    return error_response(kind, message, tracking_id_of(request.scope), headers, dialect)
+
+
+def _classify(
+    request: Request[Any, Any, Any], exc: Exception
+) -> tuple[ErrorKind, str, dict[str, str]]:
     tracking_id = tracking_id_of(request.scope)
     if isinstance(exc, ApiError):
-        return error_response(exc.kind, exc.message, tracking_id, exc.headers)
+        return exc.kind, exc.message, exc.headers
     if isinstance(exc, InvalidSetting):
-        kind = (
-            ErrorKind.FORWARDING_LOOP
-            if isinstance(exc, ForwardingLoop)
-            else ErrorKind.INVALID_VALUE
-        )
-        return error_response(kind, str(exc), tracking_id)
+        if isinstance(exc, ForwardingLoop):
+            return ErrorKind.FORWARDING_LOOP, str(exc), {}
+        return ErrorKind.INVALID_VALUE, str(exc), {}
+    if isinstance(exc, xsi.MalformedDocument):
+        return ErrorKind.MALFORMED_XML, f"The body is not an acceptable XSI document: {exc}.", {}
     if isinstance(exc, MalformedId):
-        return error_response(ErrorKind.INVALID_QUERY, str(exc), tracking_id)
+        return ErrorKind.INVALID_QUERY, str(exc), {}
     if isinstance(exc, HTTPException):
         kind, message, headers = _from_http_exception(exc)
         if kind is ErrorKind.INTERNAL:
             log.error("HTTP exception %s (%s)", exc, tracking_id)
-        return error_response(kind, message, tracking_id, headers)
+        return kind, message, headers
     if _is_database_outage(exc):
         log.error("database unavailable (%s): %r", tracking_id, exc)
         retry = str(request.app.state.get("retry_after_unavailable", 5))
-        return error_response(
+        return (
             ErrorKind.DATABASE_UNAVAILABLE,
             "The settings database is unavailable; try again later.",
-            tracking_id,
             {"Retry-After": retry},
         )
     log.exception("unexpected error (%s)", tracking_id, exc_info=exc)
-    return error_response(ErrorKind.INTERNAL, "An unexpected error occurred.", tracking_id)
+    return ErrorKind.INTERNAL, "An unexpected error occurred.", {}

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-ROUTES: list[Any] = []
+from callsettings.server.ucm.forwarding import ForwardAlwaysView
+
+ROUTES: list[Any] = [ForwardAlwaysView]

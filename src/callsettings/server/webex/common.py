@@ -125,6 +125,8 @@ async def json_body(request: AnyRequest) -> Any:
         raise ApiError(ErrorKind.BODY_TOO_LARGE, f"JSON bodies are limited to {limit} bytes.")
     try:
         return msgspec.json.decode(body)
+    except RecursionError as exc:
+        raise ApiError(ErrorKind.MALFORMED_JSON, "The body is nested too deeply.") from exc
     except msgspec.DecodeError as exc:
         raise ApiError(ErrorKind.MALFORMED_JSON, f"The body is not valid JSON: {exc}.") from exc
 

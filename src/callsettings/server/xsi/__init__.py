@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-ROUTES: list[Any] = []
+from callsettings.server.xsi.actions import UserServices
+
+ROUTES: list[Any] = [UserServices]
