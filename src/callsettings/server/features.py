@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from callsettings.server.services import mark_changed
 from callsettings.settings import (
     CallForwarding,
     CallWaiting,
@@ -118,6 +119,7 @@ async def store(
         dialect=actor.dialect,
     )
     await repo.save_feature(conn, change)
+    mark_changed(conn, person.id)
 
 
 async def _validate_forwarding(

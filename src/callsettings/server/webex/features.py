@@ -12,7 +12,7 @@ from callsettings.server import auth
 from callsettings.server import features as service
 from callsettings.server.auth import Rule
 from callsettings.server.reads import CachedReader
-from callsettings.server.services import services_of
+from callsettings.server.services import changing, services_of
 from callsettings.server.webex.common import (
     AnyRequest,
     actor,
@@ -23,7 +23,6 @@ from callsettings.server.webex.common import (
     raw_json,
 )
 from callsettings.server.webex.openapi import json_body_operation, responses
-from callsettings.storage.database import write_transaction
 from callsettings.storage.records import Feature
 
 TAGS = ["Person call settings"]
@@ -49,11 +48,9 @@ async def change_feature(
     token = await authenticate(request)
     rule.check_token(token)
     patch = await json_body(request)
-    services = services_of(request)
-    async with write_transaction(services.engine) as conn:
+    async with changing(services_of(request)) as conn:
         person, org = await authorized_person(request, conn, token, person_ref, rule)
         await service.update(conn, person, org, feature, patch, actor(request, token))
-    await services.invalidator.person_changed(person.id)
 
 
 def feature_handlers(feature: Feature) -> list[Any]:

@@ -12,13 +12,12 @@ from litestar.params import FromPath
 
 from callsettings.server import auth, features
 from callsettings.server.errors import ApiError, ErrorDialect, ErrorKind, dialect_of
-from callsettings.server.services import services_of
+from callsettings.server.services import changing, services_of
 from callsettings.server.webex.common import AnyRequest
 from callsettings.server.xsi.access import actor, addressed_person, authenticate
 from callsettings.settings import xsi
 from callsettings.settings.errors import InvalidSetting
 from callsettings.storage import repositories as repo
-from callsettings.storage.database import write_transaction
 from callsettings.storage.records import Feature
 
 # Service documents are a few hundred bytes; nothing legitimate comes near this.
@@ -94,8 +93,7 @@ class UserServices(Controller):
         auth.PEOPLE_WRITE.check_token(caller.token)
         service = _service(service_name)
         patch = xsi.to_patch(service, xsi.parse_xml(await _xml_body(request), service.name))
-        services = services_of(request)
-        async with write_transaction(services.engine) as conn:
+        async with changing(services_of(request)) as conn:
             person, org = await addressed_person(conn, caller, user_id, auth.PEOPLE_WRITE)
             await repo.lock_person(conn, person.id)
             try:
@@ -104,5 +102,4 @@ class UserServices(Controller):
                 )
             except InvalidSetting as exc:
                 raise xsi.in_xsi_terms(service, exc) from exc
-        await services.invalidator.person_changed(person.id)
         return Response(content=b"", status_code=200)
