@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -52,3 +54,59 @@ async def test_migrations_are_idempotent_and_create_every_table(tmp_path: Path) 
         names = await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names())
     await engine.dispose()
     assert {"organizations", "people", "feature_settings", "tokens", "audit_events"} <= set(names)
+
+
+async def test_a_writer_waits_for_another_process_lock_without_blocking_the_loop(
+    sqlite_url: str,
+) -> None:
+    from callsettings.storage import tables
+    from callsettings.storage.database import write_transaction
+
+    holder, waiter = create_engine(sqlite_url), create_engine(sqlite_url)  # two "processes"
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    running = asyncio.create_task(ticker())
+    async with write_transaction(holder) as conn:
+        await conn.execute(tables.demo_credentials.insert().values(name="a", document="{}"))
+        second = asyncio.create_task(_write(waiter, "b"))
+        await asyncio.sleep(0.2)
+        assert not second.done()
+    await second
+    running.cancel()
+    assert ticks >= 20  # the loop kept running while the second writer waited
+    async with waiter.connect() as conn:
+        names = (await conn.execute(sa.select(tables.demo_credentials.c.name))).scalars().all()
+    assert sorted(names) == ["a", "b"]
+    await holder.dispose()
+    await waiter.dispose()
+
+
+async def _write(engine: Any, name: str) -> None:
+    from callsettings.storage import tables
+    from callsettings.storage.database import write_transaction
+
+    async with write_transaction(engine) as conn:
+        await conn.execute(tables.demo_credentials.insert().values(name=name, document="{}"))
+
+
+async def test_a_writer_gives_up_after_the_lock_wait_bound(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from callsettings.storage import database
+    from callsettings.storage.database import write_transaction
+
+    monkeypatch.setattr(database, "LOCK_WAIT_SECONDS", 0.05)
+    holder, waiter = create_engine(sqlite_url), create_engine(sqlite_url)
+    async with write_transaction(holder):
+        with pytest.raises(OperationalError, match="locked"):
+            await _write(waiter, "late")
+    await holder.dispose()
+    await waiter.dispose()

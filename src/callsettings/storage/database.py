@@ -12,7 +12,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from callsettings.storage.sqlite_inline import inline_creator
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -38,9 +41,16 @@ def create_engine(
     the commit returns, so FULL is the default.
     """
     full_url = async_url(url)
-    if make_url(full_url).get_backend_name() == "sqlite":
+    parsed = make_url(full_url)
+    if parsed.get_backend_name() == "sqlite":
         _ensure_parent(full_url)
-        engine = create_async_engine(full_url, pool_size=pool_size, max_overflow=0)
+        database = parsed.database or ":memory:"
+        engine = create_async_engine(
+            full_url,
+            pool_size=pool_size,
+            max_overflow=0,
+            async_creator=inline_creator(database),
+        )
         _install_sqlite_pragmas(engine, sqlite_synchronous)
         return engine
     return create_async_engine(
@@ -66,8 +76,9 @@ def _install_sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        # Writers from several workers wait for the lock instead of failing at once.
-        cursor.execute("PRAGMA busy_timeout=5000")
+        # No waiting inside SQLite: statements run on the event loop (sqlite_inline.py), so
+        # a lock wait there would stall every request; writers wait with asyncio instead.
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -81,13 +92,60 @@ def _install_sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
 WRITE_OPTION = "callsettings_write"
 
 
+_sqlite_writers: dict[int, asyncio.Lock] = {}
+
+
+def _writer_lock(engine: AsyncEngine) -> asyncio.Lock | None:
+    # SQLite has one writer at a time. Writers of this process queue on an asyncio lock;
+    # left to SQLite's busy handler they would poll with sleeps of up to 100 ms each.
+    if engine.dialect.name != "sqlite":
+        return None
+    return _sqlite_writers.setdefault(id(engine.sync_engine), asyncio.Lock())
+
+
 @asynccontextmanager
 async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """Yield a connection in a transaction meant to write; it commits on success."""
+    lock = _writer_lock(engine)
+    if lock is None:
+        async with _transaction(engine) as conn:
+            yield conn
+        return
+    async with lock, _transaction(engine) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def _transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     async with engine.connect() as conn:
         await conn.execution_options(**{WRITE_OPTION: True})
-        async with conn.begin():
+        await _begin(conn)
+        try:
             yield conn
+        except BaseException:
+            await conn.rollback()
+            raise
+        await conn.commit()
+
+
+# Bounds the wait for another process's write lock (SQLite) before giving up with a 503.
+LOCK_WAIT_SECONDS = 5.0
+
+
+async def _begin(conn: AsyncConnection) -> None:
+    """Begin; on SQLite, wait for another process's write lock without blocking the loop."""
+    delay, waited = 0.001, 0.0
+    while True:
+        try:
+            await conn.begin()
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or waited >= LOCK_WAIT_SECONDS:
+                raise
+            await conn.rollback()
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 0.05)
 
 
 def alembic_config(url: str) -> Config:
