@@ -193,13 +193,29 @@ async def _with_numbers(conn: AsyncConnection, rows: Sequence[sa.Row[Any]]) -> l
 
 
 async def get_person(conn: AsyncConnection, person_id: uuid.UUID) -> Person | None:
-    rows = (await conn.execute(sa.select(t.people).where(t.people.c.id == str(person_id)))).all()
-    people = await _with_numbers(conn, rows)
-    return people[0] if people else None
+    """Return one person with their numbers, in one query (the write path's hot read)."""
+    n = t.phone_numbers.c
+    query = (
+        sa.select(t.people, n.number, n.type.label("number_type"), n.is_primary)
+        .outerjoin(t.phone_numbers, n.person_id == t.people.c.id)
+        .where(t.people.c.id == str(person_id))
+        .order_by(n.is_primary.desc(), n.number)
+    )
+    rows = (await conn.execute(query)).all()
+    if not rows:
+        return None
+    numbers = [
+        PhoneNumber(row.number, row.number_type, bool(row.is_primary))
+        for row in rows
+        if row.number is not None
+    ]
+    return _person(rows[0], numbers)
 
 
 async def lock_person(conn: AsyncConnection, person_id: uuid.UUID) -> None:
     """Serialize writers of one person's settings (PostgreSQL; SQLite locks the database)."""
+    if conn.dialect.name == "sqlite":
+        return
     query = sa.select(t.people.c.id).where(t.people.c.id == str(person_id)).with_for_update()
     await conn.execute(query)
 
