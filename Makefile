@@ -39,7 +39,8 @@ typecheck: $(BIN)/.installed-dev
 	$(BIN)/mypy
 
 pytest: $(BIN)/.installed-dev
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --cov=callsettings.engine --cov-branch --cov-fail-under=100 \
+		--cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed-dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
