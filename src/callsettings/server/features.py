@@ -10,11 +10,14 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from callsettings.engine import Subscriber, unconditional_cycle
 from callsettings.server.services import mark_changed
+from callsettings.server.treatment import StoredDirectory, settle
 from callsettings.settings import (
     CallForwarding,
     CallWaiting,
     DoNotDisturb,
+    ForwardingLoop,
     InvalidSetting,
     Mailbox,
     Owner,
@@ -25,6 +28,7 @@ from callsettings.settings import (
 )
 from callsettings.settings.destinations import is_extension
 from callsettings.settings.forwarding import destinations
+from callsettings.settings.ids import IdType, encode_id
 from callsettings.storage import repositories as repo
 from callsettings.storage.records import Change, Feature, Organization, Person, Token
 
@@ -70,6 +74,35 @@ async def read(
     conn: AsyncConnection, person: Person, org: Organization, feature: Feature
 ) -> Document:
     return decode(feature, await repo.get_feature(conn, person.id, feature.value), org)
+
+
+async def read_all(conn: AsyncConnection, person: Person, org: Organization) -> list[Document]:
+    """Every feature document of `person`, in the order of MODELS."""
+    return [await read(conn, person, org, feature) for feature in MODELS]
+
+
+def as_subscriber(
+    person: Person, documents: list[Document], forwarding: CallForwarding | None = None
+) -> Subscriber:
+    """The engine's view of a person (documents in the order of MODELS).
+
+    Its id is the person's Webex id, so decisions name mailboxes as the API does.
+    """
+    stored_forwarding, dnd, call_waiting, voicemail = documents
+    assert isinstance(stored_forwarding, CallForwarding)
+    assert isinstance(dnd, DoNotDisturb)
+    assert isinstance(call_waiting, CallWaiting)
+    assert isinstance(voicemail, Voicemail)
+    return Subscriber(
+        id=encode_id(IdType.PEOPLE, person.id),
+        name=person.display_name,
+        extension=person.extension,
+        numbers=person.numbers,
+        forwarding=stored_forwarding if forwarding is None else forwarding,
+        dnd=dnd,
+        call_waiting=call_waiting,
+        voicemail=voicemail,
+    )
 
 
 Validator = Callable[[AsyncConnection, Any, Any, Person, Organization], Awaitable[Document]]
@@ -133,7 +166,25 @@ async def _validate_forwarding(
     )
     checked = validate_forwarding(candidate, owner)
     await _check_internal_extensions(conn, checked, org.id)
+    await _refuse_unconditional_loop(conn, checked, person, org)
     return checked
+
+
+async def _refuse_unconditional_loop(
+    conn: AsyncConnection, document: CallForwarding, person: Person, org: Organization
+) -> None:
+    """Refuse an "always" forward that would lead back to `person` through always-forwards."""
+    if not document.call_forwarding.always.enabled:
+        return
+    changed = as_subscriber(person, await read_all(conn, person, org), forwarding=document)
+
+    async def load(other: Person) -> Subscriber:
+        return as_subscriber(other, await read_all(conn, other, org))
+
+    directory = StoredDirectory(conn, org, load, pending=[changed])
+    cycle = await settle(lambda lookup: unconditional_cycle(changed, lookup), directory)
+    if cycle is not None:
+        raise ForwardingLoop("callForwarding.always.destination", cycle)
 
 
 async def _check_internal_extensions(
