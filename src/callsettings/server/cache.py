@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from callsettings.engine import Subscriber
 from callsettings.storage.records import Organization, Person
 
 K = TypeVar("K")
@@ -73,6 +74,13 @@ class SettingsCache:
         self.documents: _Expiring[tuple[uuid.UUID, str], bytes] = _Expiring(
             ttl, max_people * 2, clock
         )
+        # The decision API's two look-ups: what was dialled -> whom, and a person compiled
+        # for the engine. A change of extension or number is rare and made by provisioning,
+        # so a dialled entry is trusted for its ttl.
+        self.dials: _Expiring[tuple[uuid.UUID, str], uuid.UUID] = _Expiring(
+            ttl, max_people * 2, clock
+        )
+        self.subscribers: _Expiring[uuid.UUID, Subscriber] = _Expiring(ttl, max_people, clock)
         self._generations: dict[uuid.UUID, int] = {}
         self._epoch = 0
         # Database reads in flight, keyed with the generation they serve, so that a burst of
@@ -93,10 +101,17 @@ class SettingsCache:
         if self.generation(person_id) == generation:
             self.documents.put((person_id, feature), encoded)
 
+    def put_subscriber(
+        self, person_id: uuid.UUID, compiled: Subscriber, generation: tuple[int, int]
+    ) -> None:
+        if self.generation(person_id) == generation:
+            self.subscribers.put(person_id, compiled)
+
     def evict_person(self, person_id: uuid.UUID) -> None:
         """Forget a person and their documents, and refuse values read before now."""
         self._generations[person_id] = self._generations.get(person_id, 0) + 1
         self.people.pop(person_id)
+        self.subscribers.pop(person_id)
         for feature in ("callForwarding", "doNotDisturb", "callWaiting", "voicemail"):
             self.documents.pop((person_id, feature))
 
@@ -104,4 +119,6 @@ class SettingsCache:
         self.people.clear()
         self.orgs.clear()
         self.documents.clear()
+        self.dials.clear()
+        self.subscribers.clear()
         self._epoch += 1

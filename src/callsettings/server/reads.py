@@ -13,6 +13,7 @@ from typing import TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from callsettings.engine import Subscriber
 from callsettings.server import features
 from callsettings.server.services import Services
 from callsettings.storage import repositories as repo
@@ -101,3 +102,27 @@ class CachedReader:
             return fresh
 
         return await self._once(("document", person.id, feature.value, generation), load)
+
+    async def person_by_dial(self, org: Organization, dialled: str) -> Person | None:
+        """Return the person of `org` with this extension or E.164 number."""
+        person_id = self._cache.dials.get((org.id, dialled))
+        if person_id is not None:
+            return await self.person(person_id)
+        found = await repo.find_person_by_dial(await self._connection(), org.id, dialled)
+        if found is not None:
+            self._cache.dials.put((org.id, dialled), found.id)
+        return found
+
+    async def subscriber(self, person: Person, org: Organization) -> Subscriber:
+        """Return the person compiled for the engine, from the cached documents."""
+        compiled = self._cache.subscribers.get(person.id)
+        if compiled is not None:
+            return compiled
+        generation = self._cache.generation(person.id)
+        documents = [
+            features.decode(feature, await self.document(person, org, feature), org)
+            for feature in features.MODELS
+        ]
+        compiled = features.as_subscriber(person, documents)
+        self._cache.put_subscriber(person.id, compiled, generation)
+        return compiled

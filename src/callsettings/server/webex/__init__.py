@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from callsettings.server.webex import features
+from callsettings.server.webex import features, treatment
 
-ROUTES: list[Any] = [*features.ROUTES]
+ROUTES: list[Any] = [*features.ROUTES, *treatment.ROUTES]
