@@ -153,6 +153,11 @@ ADMIN_ONLY_READ = Rule(Access.READ, scopes.ADMIN_READ, None)
 ADMIN_ONLY_WRITE = Rule(Access.WRITE, scopes.ADMIN_WRITE, None)
 ME_READ = Rule(Access.READ, scopes.ADMIN_TELEPHONY_READ, scopes.USER_TELEPHONY_READ)
 ME_WRITE = Rule(Access.WRITE, scopes.ADMIN_TELEPHONY_WRITE, scopes.USER_TELEPHONY_WRITE)
+# The voicemail passcode is documented for admins with the telephony scope only.
+PASSCODE_WRITE = Rule(Access.WRITE, scopes.ADMIN_TELEPHONY_WRITE, None)
+# The JS SDK discovers the XSI host with a person's own token, so users may list their org.
+ORGANIZATIONS_READ = Rule(Access.READ, scopes.ADMIN_ORGS_READ, scopes.ORGS_READ)
+AUDIT_READ = Rule(Access.READ, scopes.AUDIT_READ, None)
 
 
 def acts_in_org(token: Token, org_id: uuid.UUID) -> bool:

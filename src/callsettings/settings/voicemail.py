@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -171,3 +172,35 @@ def _check_fax(fax: FaxMessage, country: str) -> None:
         fax.phone_number = to_e164(fax.phone_number.strip(), country, field=path)
     if fax.extension is not UNSET and fax.extension and not fax.extension.isdigit():
         raise InvalidSetting("faxMessage.extension", f"must be digits, got {fax.extension!r}")
+
+
+PASSCODE_MIN_LENGTH = 6
+PASSCODE_MAX_LENGTH = 30
+
+
+def check_passcode(passcode: object, extension: str | None, numbers: frozenset[str]) -> str:
+    """Return `passcode` if it is an acceptable voicemail passcode.
+
+    Raises:
+        InvalidSetting: not 6..30 digits, or trivial (one repeated digit, an ascending or
+            descending run, the person's extension or phone number).
+    """
+    if not isinstance(passcode, str):
+        raise InvalidSetting("passcode", f"must be a string of digits, got {passcode!r}")
+    if not passcode.isascii() or not passcode.isdigit():
+        raise InvalidSetting("passcode", "must contain digits only")
+    if not PASSCODE_MIN_LENGTH <= len(passcode) <= PASSCODE_MAX_LENGTH:
+        raise InvalidSetting(
+            "passcode",
+            f"must have {PASSCODE_MIN_LENGTH} to {PASSCODE_MAX_LENGTH} digits, got {len(passcode)}",
+        )
+    if len(set(passcode)) == 1:
+        raise InvalidSetting("passcode", "must not repeat one digit")
+    steps = {(int(b) - int(a)) % 10 for a, b in itertools.pairwise(passcode)}
+    if steps in ({1}, {9}):
+        raise InvalidSetting("passcode", "must not be an ascending or descending run of digits")
+    if extension and (extension in passcode or extension[::-1] in passcode):
+        raise InvalidSetting("passcode", "must not contain the person's extension")
+    if any(passcode in number.lstrip("+") for number in numbers):
+        raise InvalidSetting("passcode", "must not be part of the person's phone number")
+    return passcode

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -469,3 +470,118 @@ async def get_demo_document(conn: AsyncConnection, name: str = "demo") -> str | 
 
 async def save_demo_document(conn: AsyncConnection, document: str, name: str = "demo") -> None:
     await conn.execute(t.demo_credentials.insert().values(name=name, document=document))
+
+
+# ---- voicemail greetings and passcodes -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredGreeting:
+    kind: str
+    filename: str
+    content_type: str
+    audio: bytes
+    duration_ms: int
+    uploaded: datetime
+
+
+async def save_greeting(
+    conn: AsyncConnection, person_id: uuid.UUID, greeting: StoredGreeting
+) -> None:
+    """Store a person's greeting of one kind, replacing the one before."""
+    g = t.greetings.c
+    await conn.execute(
+        t.greetings.delete().where(g.person_id == str(person_id), g.kind == greeting.kind)
+    )
+    await conn.execute(
+        t.greetings.insert().values(
+            person_id=str(person_id),
+            kind=greeting.kind,
+            filename=greeting.filename,
+            content_type=greeting.content_type,
+            audio=greeting.audio,
+            duration_ms=greeting.duration_ms,
+            uploaded=greeting.uploaded,
+        )
+    )
+
+
+async def get_greeting(
+    conn: AsyncConnection, person_id: uuid.UUID, kind: str
+) -> StoredGreeting | None:
+    g = t.greetings.c
+    query = sa.select(t.greetings).where(g.person_id == str(person_id), g.kind == kind)
+    row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    return StoredGreeting(
+        kind=row.kind,
+        filename=row.filename,
+        content_type=row.content_type,
+        audio=bytes(row.audio),
+        duration_ms=row.duration_ms,
+        uploaded=as_utc(row.uploaded),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PasscodeState:
+    passcode_hash: str | None
+    must_reset: bool
+    updated: datetime
+
+
+async def get_passcode(conn: AsyncConnection, person_id: uuid.UUID) -> PasscodeState | None:
+    p = t.voicemail_passcodes.c
+    row = (
+        await conn.execute(sa.select(t.voicemail_passcodes).where(p.person_id == str(person_id)))
+    ).first()
+    if row is None:
+        return None
+    return PasscodeState(row.passcode_hash, bool(row.must_reset), as_utc(row.updated))
+
+
+async def save_passcode(
+    conn: AsyncConnection, person_id: uuid.UUID, passcode_hash: str | None, *, must_reset: bool
+) -> None:
+    """Store a passcode digest (None: no passcode) and whether it must be changed at login."""
+    p = t.voicemail_passcodes.c
+    values = {"passcode_hash": passcode_hash, "must_reset": must_reset, "updated": utcnow()}
+    updated = await conn.execute(
+        t.voicemail_passcodes.update().where(p.person_id == str(person_id)).values(**values)
+    )
+    if updated.rowcount == 0:
+        await conn.execute(
+            t.voicemail_passcodes.insert().values(person_id=str(person_id), **values)
+        )
+
+
+async def record_action(
+    conn: AsyncConnection,
+    person: Person,
+    what: str,
+    before: str | None,
+    after: str | None,
+    *,
+    actor_id: str,
+    actor_name: str,
+    token_id: uuid.UUID | None,
+    tracking_id: str,
+    dialect: str = "webex",
+) -> None:
+    """Write an audit event for a change that is not a feature document (a greeting, a PIN)."""
+    await conn.execute(
+        t.audit_events.insert().values(
+            org_id=str(person.org_id),
+            actor_id=actor_id,
+            actor_name=actor_name,
+            token_id=None if token_id is None else str(token_id),
+            person_id=str(person.id),
+            feature=what,
+            dialect=dialect,
+            before=before,
+            after=after,
+            tracking_id=tracking_id,
+            created=utcnow(),
+        )
+    )
