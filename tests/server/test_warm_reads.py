@@ -64,3 +64,45 @@ async def test_the_org_query_is_checked_on_warm_reads_too(client: Client, world:
         f"{path(world)}?orgId={world.oid(world.org)}", headers=world.auth("full")
     )
     assert own.status_code == 200
+
+
+TREATMENT = "/v1/callsettings/treatment?called=1001&diversions=1"
+
+
+async def test_a_warm_decision_never_reaches_the_database_and_matches_the_routed_one(
+    client: Client, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"callForwarding": {"busy": {"enabled": True, "destination": "1002"}}}
+    assert (await client.put(path(world), json=body, headers=world.auth("full"))).status_code == 204
+    cold = await client.get(TREATMENT, headers=world.auth("service"))
+    for name in ("person", "document", "person_by_dial", "subscriber"):
+        monkeypatch.setattr(CachedReader, name, _fail)
+    warm = await client.get(TREATMENT, headers=world.auth("service"))
+    assert warm.status_code == 200
+    assert warm.content == cold.content
+    assert warm.json()["treatment"]["onBusy"]["counter"] == 2
+
+
+async def test_a_warm_decision_follows_a_put_at_once(client: Client, world: World) -> None:
+    assert (await client.get(TREATMENT, headers=world.auth("service"))).status_code == 200
+    body = {"callForwarding": {"always": {"enabled": True, "destination": "2001"}}}
+    assert (await client.put(path(world), json=body, headers=world.auth("full"))).status_code == 204
+    after = await client.get(TREATMENT, headers=world.auth("service"))
+    assert after.json()["treatment"]["target"] == "2001"
+
+
+@pytest.mark.parametrize(
+    ("token", "query", "status"),
+    [
+        ("full", "called=1001", 403),  # warm, but the token lacks the service scope
+        ("service", "called=1001&state=asleep", 400),
+        ("service", "called=1001&diversions=x", 400),
+    ],
+)
+async def test_warm_decisions_still_refuse_what_the_routed_handler_refuses(
+    client: Client, world: World, token: str, query: str, status: int
+) -> None:
+    await client.get("/v1/callsettings/treatment?called=1001", headers=world.auth("service"))
+    await client.get(path(world), headers=world.auth("full"))
+    response = await client.get(f"/v1/callsettings/treatment?{query}", headers=world.auth(token))
+    assert response.status_code == status

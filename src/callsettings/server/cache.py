@@ -83,6 +83,9 @@ class SettingsCache:
         self.subscribers: _Expiring[uuid.UUID, Subscriber] = _Expiring(ttl, max_people, clock)
         self._generations: dict[uuid.UUID, int] = {}
         self._epoch = 0
+        # Counts every eviction: a read that found a person it could not name beforehand
+        # (by a dialled number) is cached only if nobody was evicted while it ran.
+        self.evictions = 0
         # Database reads in flight, keyed with the generation they serve, so that a burst of
         # misses for one entry makes one read, and a read begun before a write is never
         # joined by a request that arrived after it.
@@ -110,6 +113,7 @@ class SettingsCache:
     def evict_person(self, person_id: uuid.UUID) -> None:
         """Forget a person and their documents, and refuse values read before now."""
         self._generations[person_id] = self._generations.get(person_id, 0) + 1
+        self.evictions += 1
         self.people.pop(person_id)
         self.subscribers.pop(person_id)
         for feature in ("callForwarding", "doNotDisturb", "callWaiting", "voicemail"):
@@ -122,3 +126,4 @@ class SettingsCache:
         self.dials.clear()
         self.subscribers.clear()
         self._epoch += 1
+        self.evictions += 1

@@ -2,8 +2,9 @@
 
 A GET of a person's feature whose token, person, organization and document are all in
 this replica's caches is answered here, after the same checks the routed handler makes
-(the same functions, in the same order). Anything else, every error included, falls
-through to the routed handler, so errors and cold reads have exactly one implementation.
+(the same functions, in the same order); so is a call decision whose people are all
+cached. Anything else, every error included, falls through to the routed handler, so
+errors and cold reads have exactly one implementation.
 """
 
 from __future__ import annotations
@@ -12,16 +13,21 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
+from callsettings.engine import Call, Subscriber, decide
 from callsettings.server.auth import Rule, bearer_secret, check_usable, target_org
 from callsettings.server.errors import ApiError
 from callsettings.server.services import Services
+from callsettings.server.treatment import policy_of
+from callsettings.server.webex import treatment
 from callsettings.server.webex.features import DEFAULT_RULES, RULES
+from callsettings.settings.destinations import is_extension
 from callsettings.settings.ids import IdType, MalformedId, decode_id
 from callsettings.storage.records import Feature
 
 _FEATURE_GET = re.compile(
     r"/v1/people/([^/]+)/features/(callForwarding|doNotDisturb|callWaiting|voicemail)"
 )
+_TREATMENT = "/v1/callsettings/treatment"
 _READ_RULES: dict[str, Rule] = {
     feature.value: RULES.get(feature, DEFAULT_RULES)[0] for feature in Feature
 }
@@ -34,12 +40,20 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
-def _org_param(query_string: bytes) -> str | None:
-    if not query_string:
-        return None
-    values = parse_qs(query_string.decode("latin-1")).get("orgId")
+def _query(scope: dict[str, Any]) -> dict[str, list[str]]:
+    query_string: bytes = scope.get("query_string", b"")
+    return parse_qs(query_string.decode("latin-1")) if query_string else {}
+
+
+def _org_param(query: dict[str, list[str]]) -> str | None:
+    values = query.get("orgId")
     # The routed handler reads the raw value the same way: "+" in a padded id survives.
     return values[0].replace(" ", "+") if values else None
+
+
+def _first(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
 
 
 def warm_read(
@@ -52,7 +66,7 @@ def warm_read(
     check_usable(token)
     rule = _READ_RULES[feature]
     rule.check_token(token)
-    org_param = _org_param(scope.get("query_string", b""))
+    org_param = _org_param(_query(scope))
     org_id = target_org(token, None if not org_param else decode_id(IdType.ORGANIZATION, org_param))
     cache = services.cache
     person = cache.people.get(decode_id(IdType.PEOPLE, person_ref))
@@ -60,6 +74,55 @@ def warm_read(
         return None
     rule.check_person(token, person)
     return cache.documents.get((person.id, feature))
+
+
+class _Cold(Exception):
+    """Someone the decision needs is not in the cache: let the routed handler fetch them."""
+
+
+def warm_decision(services: Services, scope: dict[str, Any]) -> bytes | None:
+    """Return the decision API's answer if the token and every person it needs are cached."""
+    token = services.tokens.peek(bearer_secret(_header(scope, b"authorization")))
+    if token is None:
+        return None
+    check_usable(token)
+    treatment.check_scope(token)
+    query = _query(scope)
+    called = _first(query, "called")
+    # History names people to resolve, and numbers need their country: the routed handler.
+    if called is None or not is_extension(called) or "history" in query:
+        return None
+    org_param = _org_param(query)
+    org_id = target_org(token, None if not org_param else decode_id(IdType.ORGANIZATION, org_param))
+    cache = services.cache
+    org = cache.orgs.get(org_id)
+    if org is None:
+        return None
+    presence = treatment.presence_of(_first(query, "state"))
+    count = treatment.diversion_count(_first(query, "diversions"))
+
+    def lookup(dialled: str) -> Subscriber | None:
+        person_id = cache.dials.get((org_id, dialled))
+        if person_id is None:
+            raise _Cold
+        found = cache.subscribers.get(person_id)
+        if found is None:
+            raise _Cold
+        return found
+
+    person_id = cache.dials.get((org_id, called))
+    person = None if person_id is None else cache.people.get(person_id)
+    served = None if person_id is None else cache.subscribers.get(person_id)
+    if person is None or served is None:
+        return None
+    history = treatment.padding(count)
+    try:
+        decision = decide(
+            Call(called, _first(query, "caller"), history), served, presence, lookup, policy_of(org)
+        )
+    except _Cold:
+        return None
+    return treatment.encode_answer(person, served, decision, len(history))
 
 
 class FastReads:
@@ -70,19 +133,21 @@ class FastReads:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
-            match = _FEATURE_GET.fullmatch(scope["path"])
             services = getattr(self.app.state, "services", None)
-            if match is not None and services is not None:
-                body = _try(services, scope, match[1], match[2])
-                if body is not None:
-                    await _send_json(send, body)
-                    return
+            body = None if services is None else _try(services, scope)
+            if body is not None:
+                await _send_json(send, body)
+                return
         await self.app(scope, receive, send)
 
 
-def _try(services: Services, scope: dict[str, Any], person_ref: str, feature: str) -> bytes | None:
+def _try(services: Services, scope: dict[str, Any]) -> bytes | None:
     try:
-        return warm_read(services, scope, person_ref, feature)
+        path = scope["path"]
+        if path == _TREATMENT:
+            return warm_decision(services, scope)
+        match = _FEATURE_GET.fullmatch(path)
+        return None if match is None else warm_read(services, scope, match[1], match[2])
     except (ApiError, MalformedId):
         return None  # the routed handler answers the error, with its one error mapping
 

@@ -108,9 +108,13 @@ class CachedReader:
         person_id = self._cache.dials.get((org.id, dialled))
         if person_id is not None:
             return await self.person(person_id)
+        evictions = self._cache.evictions
         found = await repo.find_person_by_dial(await self._connection(), org.id, dialled)
         if found is not None:
             self._cache.dials.put((org.id, dialled), found.id)
+            if self._cache.evictions == evictions:
+                # Nobody was evicted during the read, so the row is as fresh as a person read.
+                self._cache.people.put(found.id, found)
         return found
 
     async def subscriber(self, person: Person, org: Organization) -> Subscriber:

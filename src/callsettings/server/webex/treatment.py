@@ -12,7 +12,16 @@ import msgspec
 from litestar import get
 from litestar.response.base import ASGIResponse
 
-from callsettings.engine import Call, Diversion, Presence, Reason, decide, treatment_to_json
+from callsettings.engine import (
+    Call,
+    Decision,
+    Diversion,
+    Presence,
+    Reason,
+    Subscriber,
+    decide,
+    treatment_to_json,
+)
 from callsettings.server import tokens as scopes
 from callsettings.server.errors import ApiError, ErrorKind
 from callsettings.server.reads import CachedReader
@@ -23,7 +32,7 @@ from callsettings.server.webex.openapi import responses
 from callsettings.settings import InvalidSetting
 from callsettings.settings.destinations import is_extension, to_e164
 from callsettings.settings.ids import IdType, encode_id
-from callsettings.storage.records import Organization, Token
+from callsettings.storage.records import Organization, Person, Token
 
 MAX_HISTORY = 32
 _encoder = msgspec.json.Encoder()
@@ -44,7 +53,7 @@ class TreatmentAnswer(msgspec.Struct, rename="camel"):
     trace: list[str]
 
 
-def _check_scope(token: Token) -> None:
+def check_scope(token: Token) -> None:
     if scopes.TREATMENT_READ not in token.scopes:
         raise ApiError(
             ErrorKind.MISSING_SCOPE,
@@ -63,7 +72,7 @@ def _dialled(raw: str, org: Organization, name: str) -> str:
         raise ApiError(ErrorKind.INVALID_QUERY, str(exc)) from exc
 
 
-def _presence(raw: str | None) -> Presence | None:
+def presence_of(raw: str | None) -> Presence | None:
     if raw is None or raw == "":
         return None
     try:
@@ -75,7 +84,7 @@ def _presence(raw: str | None) -> Presence | None:
         ) from None
 
 
-def _count(raw: str | None) -> int:
+def diversion_count(raw: str | None) -> int:
     if raw is None or raw == "":
         return 0
     if not raw.isdigit() or int(raw) > MAX_HISTORY:
@@ -112,8 +121,12 @@ async def _history(
         person = await reader.person_by_dial(org, number)
         by = number if person is None else encode_id(IdType.PEOPLE, person.id)
         history.append(Diversion(by, reason))
-    padding = [Diversion("", Reason.UNCONDITIONAL)] * max(0, count - len(history))
-    return (*padding, *history)
+    return (*padding(count - len(history)), *history)
+
+
+def padding(count: int) -> tuple[Diversion, ...]:
+    """Diversions known only by the counter: they count towards the cap and name no one."""
+    return (Diversion("", Reason.UNCONDITIONAL),) * max(0, count)
 
 
 class _ReaderDirectory:
@@ -142,7 +155,7 @@ class _ReaderDirectory:
 )
 async def call_treatment(request: AnyRequest) -> ASGIResponse:
     token = await authenticate(request)
-    _check_scope(token)
+    check_scope(token)
     org_id = requested_org(request, token)
     query = request.query_params
     called_raw = query.get("called")
@@ -150,8 +163,8 @@ async def call_treatment(request: AnyRequest) -> ASGIResponse:
         raise ApiError(
             ErrorKind.INVALID_QUERY, "called: the extension or number dialled is required."
         )
-    presence = _presence(query.get("state"))
-    count = _count(query.get("diversions"))
+    presence = presence_of(query.get("state"))
+    count = diversion_count(query.get("diversions"))
     async with CachedReader(services_of(request)) as reader:
         org = await reader.org(org_id)
         if org is None:
@@ -171,13 +184,18 @@ async def call_treatment(request: AnyRequest) -> ASGIResponse:
             lambda lookup: decide(call, served, presence, lookup, policy),
             _ReaderDirectory(reader, org),
         )
+    return raw_json(encode_answer(person, served, decision, len(history)))
+
+
+def encode_answer(person: Person, served: Subscriber, decision: Decision, diversions: int) -> bytes:
+    """The JSON answer; the warm path in fastpath.py sends the same bytes."""
     answer = TreatmentAnswer(
         called=CalledPerson(served.id, person.display_name, person.extension),
-        diversions=len(history),
+        diversions=diversions,
         treatment=treatment_to_json(decision.treatment),
         trace=list(decision.trace),
     )
-    return raw_json(_encoder.encode(answer))
+    return _encoder.encode(answer)
 
 
 ROUTES: list[Any] = [call_treatment]
