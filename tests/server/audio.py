@@ -45,5 +45,6 @@ PRETENDERS = [
     ("empty", b""),
     ("truncated", truncated_wav()),
     ("no-frames", silent_wav()),
+    ("chunk-past-the-end", b"RIFF....WAVEnot really"),
     ("wave-not-riff", b"RIFX" + wav_bytes(0.1)[4:]),
 ]

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from callsettings.server.webex import features, treatment, voicemail_actions
+from callsettings.server.webex import features, me, treatment, voicemail_actions
 
-ROUTES: list[Any] = [*features.ROUTES, *treatment.ROUTES, *voicemail_actions.ROUTES]
+ROUTES: list[Any] = [*features.ROUTES, *treatment.ROUTES, *voicemail_actions.ROUTES, *me.ROUTES]

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import io
 import secrets
+import struct
 import wave
 from dataclasses import dataclass
 from typing import Any
@@ -79,7 +80,8 @@ def wav_duration_ms(audio: bytes) -> int:
             channels = recording.getnchannels()
             expected = frames * recording.getsampwidth() * channels
             data = recording.readframes(frames)
-    except (wave.Error, EOFError, ValueError) as exc:
+    # wave signals a chunk that runs past the end with a bare RuntimeError.
+    except (wave.Error, EOFError, ValueError, RuntimeError, struct.error) as exc:
         raise InvalidSetting("file", f"is not a readable PCM WAV file: {exc}") from exc
     if frames == 0:
         raise InvalidSetting("file", "is a WAV file without any audio")
