@@ -1,0 +1,386 @@
+"""One benchmark run: baselines, then each database and organization size, then the report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from rich.console import Console
+
+from bench import databases as db
+from bench.analysis import analyse
+from bench.options import Options, parse
+from bench.org import ProvisionedOrg, provision_fresh
+from bench.report import print_report, save_chart, save_json
+from bench.scenarios import (
+    ENGINE,
+    HTTP_SCENARIOS,
+    PUT_FORWARDING,
+    SCENARIOS,
+    Scenario,
+    feature_path,
+    items,
+    token_for,
+)
+from bench.servers import ROOT, Served, serve_bare, serve_service
+from bench.wrk import INSTALL_HINT, WrkError, WrkResult, render_script, run_wrk
+from callsettings.server.config import ServerConfig
+from callsettings.storage import tables as t
+from callsettings.storage.database import create_engine
+
+RESULTS = Path(__file__).parent / "results"
+WORK = ROOT / "var" / "bench"
+# Wide enough for the tables when the output goes to a file or a pipe.
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _request(
+    url: str, token: str, method: str = "GET", body: bytes | None = None
+) -> tuple[int, bytes]:
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _median_forwarding_body(served: Served, org: ProvisionedOrg) -> bytes:
+    """Return a real callForwarding GET body of the median size (the bare app's body)."""
+    bodies = []
+    for person_id in org.person_ids[:51]:
+        status, body = _request(
+            served.url + feature_path(person_id, "callForwarding"), org.admin_token
+        )
+        if status == 200:
+            bodies.append(body)
+    if not bodies:
+        raise RuntimeError("GET callForwarding answered no 200 in the probe")
+    bodies.sort(key=len)
+    return bodies[len(bodies) // 2]
+
+
+def _probe(served: Served, scenario: Scenario, first_item: str, token: str) -> tuple[bool, str]:
+    path, _, destination = first_item.partition("\t")
+    if scenario.kind == "put":
+        body = json.dumps(
+            {"callForwarding": {"busy": {"enabled": True, "destination": destination}}}
+        )
+        status, answer = _request(served.url + path, token, "PUT", body.encode())
+    else:
+        status, answer = _request(served.url + path, token)
+    if status == scenario.expected_status:
+        return True, ""
+    method = "PUT" if scenario.kind == "put" else "GET"
+    return False, f"{method} {path.split('?')[0]} answered {status}: {answer[:160]!r}"
+
+
+async def _count_audit_events(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            query = sa.select(sa.func.count()).select_from(t.audit_events)
+            return int((await conn.execute(query)).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+def _half_load(
+    served: Served, script_for: Any, sweep: list[WrkResult], options: Options
+) -> WrkResult | None:
+    """Run at half the saturating rate (paced, Poisson arrivals) and return the result.
+
+    A connection waits for its answer, then for its delay, so the delay is calibrated by
+    one short paced run: the latency at that load is subtracted from the target interval.
+    """
+    top = max(sweep, key=lambda r: r.rps)
+    if top.rps <= 0:
+        return None
+    target = top.rps / 2
+    cycle_ms = 1000 * top.connections / target
+    calibration = run_wrk(
+        served.url,
+        script_for(cycle_ms),
+        connections=top.connections,
+        seconds=min(3.0, options.duration),
+        threads=options.threads,
+        interval_ms=cycle_ms,
+    )
+    interval = max(0.5, cycle_ms - calibration.mean_ms)
+    return run_wrk(
+        served.url,
+        script_for(interval),
+        connections=top.connections,
+        seconds=options.duration,
+        threads=options.threads,
+        interval_ms=interval,
+    )
+
+
+def measure_scenario(
+    served: Served, scenario: Scenario, org: ProvisionedOrg, url: str, options: Options
+) -> dict[str, Any]:
+    workdir = WORK / "scripts"
+    workdir.mkdir(parents=True, exist_ok=True)
+    lines = items(scenario.name, org)
+    token = token_for(scenario, org)
+    available, reason = _probe(served, scenario, lines[0], token)
+    if not available:
+        console.print(f"  [yellow]{scenario.title}: unavailable[/] ({reason})")
+        return {"title": scenario.title, "available": False, "reason": reason}
+    items_file = workdir / f"{scenario.name}-{org.people}.items"
+    items_file.write_text("\n".join(lines) + "\n")
+
+    def script_for(interval_ms: float = 0.0) -> Path:
+        path = workdir / f"{scenario.name}-{org.people}-{interval_ms:.3f}.lua"
+        path.write_text(render_script(scenario.kind, items_file, token, interval_ms))
+        return path
+
+    closed = script_for()
+    run_wrk(
+        served.url,
+        closed,
+        connections=max(options.concurrency),
+        seconds=options.warmup,
+        threads=options.threads,
+    )
+    before = asyncio.run(_count_audit_events(url)) if scenario.kind == "put" else 0
+    sweep = []
+    for connections in options.concurrency:
+        result = run_wrk(
+            served.url,
+            closed,
+            connections=connections,
+            seconds=options.duration,
+            threads=options.threads,
+        )
+        sweep.append(result)
+        console.print(
+            f"  {scenario.title:<32} c={connections:<4} {result.rps:>9,.0f} req/s  "
+            f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.error_count}"
+        )
+    half = _half_load(served, script_for, sweep, options)
+    if half is not None:
+        console.print(
+            f"  {scenario.title:<32} half load  {half.rps:>9,.0f} req/s  p99 {half.p99_ms:7.2f} ms"
+        )
+    entry: dict[str, Any] = {
+        "title": scenario.title,
+        "available": True,
+        "sweep": [r.as_dict() for r in sweep],
+        "half_load": None if half is None else half.as_dict(),
+    }
+    if entry["half_load"] is not None:
+        entry["half_load"]["target_rps"] = max(r.rps for r in sweep) / 2
+    if scenario.kind == "put":
+        written = asyncio.run(_count_audit_events(url)) - before
+        requests = sum(r.requests for r in sweep) + (half.requests if half else 0)
+        entry["audited_writes"] = {"requests": requests, "changed_documents": written}
+    return entry
+
+
+def _fresh_database(database: str, people: int) -> str:
+    if database == "sqlite":
+        return db.fresh_sqlite(WORK, f"service-{people}.db")
+    return asyncio.run(db.fresh_postgres())
+
+
+def measure_config(
+    database: str, people: int, options: Options, http: list[str]
+) -> tuple[dict[str, Any], bytes]:
+    console.rule(f"{database}, {people:,} people, {options.workers} workers")
+    url = _fresh_database(database, people)
+    started = time.perf_counter()
+    org = provision_fresh(url, people)
+    provisioned = time.perf_counter() - started
+    console.print(f"  provisioned in {provisioned:.1f} s: {org.counts}")
+    extra_env = {"CALLSETTINGS_REDIS_URL": options.redis_url} if options.redis_url else {}
+    log = WORK / "logs" / f"service-{database}-{people}.log"
+    with serve_service(
+        url, options.workers, log, log_level=options.log_level, extra_env=extra_env
+    ) as served:
+        rss_started = served.rss_mb()
+        body = _median_forwarding_body(served, org)
+        scenarios = {
+            name: measure_scenario(served, SCENARIOS[name], org, url, options) for name in http
+        }
+        rss = served.rss_mb()
+    return {
+        "database": database,
+        "people": people,
+        "database_url": url,
+        "provision_seconds": provisioned,
+        "org": org.counts,
+        "rss_at_start": rss_started,
+        "rss": rss,
+        "scenarios": scenarios,
+    }, body
+
+
+def measure_bare(body: bytes, options: Options) -> dict[str, Any]:
+    console.rule(f"bare ASGI baseline, {len(body)}-byte body, {options.workers} workers")
+    workdir = WORK / "scripts"
+    items_file = workdir / "bare.items"
+    items_file.write_text("/\n")
+    script = workdir / "bare.lua"
+    script.write_text(render_script("get", items_file, "cst_" + "x" * 43))
+    sweep = []
+    with serve_bare(
+        body, options.workers, WORK / "logs" / "bare.log", log_level=options.log_level
+    ) as served:
+        run_wrk(served.url, script, connections=max(options.concurrency), seconds=options.warmup)
+        for connections in options.concurrency:
+            result = run_wrk(
+                served.url,
+                script,
+                connections=connections,
+                seconds=options.duration,
+                threads=options.threads,
+            )
+            sweep.append(result)
+            console.print(
+                f"  bare ASGI c={connections:<4} {result.rps:>9,.0f} req/s  "
+                f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms"
+            )
+        rss = served.rss_mb()
+    return {"body_bytes": len(body), "sweep": [r.as_dict() for r in sweep], "rss": rss}
+
+
+def measure_commits(options: Options) -> dict[str, Any]:
+    commits: dict[str, Any] = {}
+    if "sqlite" in options.databases:
+        synchronous = ServerConfig().sqlite_synchronous.upper()
+        console.rule(f"SQLite durable commits (WAL, synchronous={synchronous})")
+        rate = db.sqlite_commit_rate(WORK, synchronous, options.duration)
+        console.print(f"  {rate.commits_per_second:,.0f} commits/s, p99 {rate.p99_ms:.2f} ms")
+        commits["sqlite"] = rate.__dict__
+    if "postgres" in options.databases:
+        console.rule("PostgreSQL pgbench -b simple-update")
+        commits["postgres"] = {}
+        for clients in options.concurrency:
+            rate = db.pgbench_commit_rate(clients, options.duration)
+            console.print(
+                f"  c={clients:<4} {rate.commits_per_second:,.0f} tps, p99 {rate.p99_ms:.2f} ms"
+            )
+            commits["postgres"][str(clients)] = rate.__dict__
+    return commits
+
+
+def measure_engine() -> dict[str, Any]:
+    console.rule("engine micro-benchmark (bench/bench_engine.py)")
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.bench_engine"], cwd=ROOT, capture_output=True, text=True
+    )
+    console.print(run.stdout.rstrip())
+    found = re.search(r"single-hop decisions/s: ([\d,]+)", run.stdout)
+    return {
+        "output": run.stdout.splitlines(),
+        "single_hop_per_second": int(found[1].replace(",", "")) if found else None,
+    }
+
+
+def _tool_version(command: list[str]) -> str:
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "missing"
+    return (run.stdout or run.stderr).splitlines()[0] if (run.stdout or run.stderr) else "?"
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "wrk": _tool_version(["wrk", "-v"]),
+        "pgbench": _tool_version(["pgbench", "--version"]),
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def _preflight(options: Options) -> str | None:
+    if shutil.which("wrk") is None:
+        return INSTALL_HINT
+    if "postgres" in options.databases:
+        if not asyncio.run(db.postgres_reachable()):
+            return (
+                f"PostgreSQL is not reachable at {db.POSTGRES_ADMIN_DSN} (or use --database sqlite)"
+            )
+        if PUT_FORWARDING in options.scenarios and shutil.which("pgbench") is None:
+            return "pgbench is missing: sudo apt-get install -y postgresql-client"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse(argv)
+    problem = _preflight(options)
+    if problem:
+        console.print(f"[red]{problem}[/]")
+        return 2
+    results: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "options": options.__dict__,
+        "baselines": {},
+        "configs": [],
+    }
+    http = [name for name in options.scenarios if name in HTTP_SCENARIOS]
+    if PUT_FORWARDING in http:
+        results["baselines"]["commit"] = measure_commits(options)
+    body = b""
+    for database in options.databases:
+        for people in options.people:
+            if not http:
+                break
+            config, sample = measure_config(database, people, options, http)
+            results["configs"].append(config)
+            body = body or sample
+    if body:
+        results["baselines"]["bare"] = measure_bare(body, options)
+    if ENGINE in options.scenarios:
+        results["engine"] = measure_engine()
+    results["machine"]["load_average_at_end"] = os.getloadavg()
+    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    found = analyse(results)
+    print_report(console, results, found)
+    path = save_json(results, RESULTS)
+    console.print(f"results: {path.relative_to(ROOT)}")
+    if results["configs"]:
+        chart = save_chart(results, path.with_suffix(".png"))
+        console.print(f"chart:   {chart.relative_to(ROOT)}")
+    return 0
+
+
+def run_main() -> None:
+    try:
+        raise SystemExit(main())
+    except WrkError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise SystemExit(2) from exc

@@ -1,0 +1,170 @@
+"""Serving the service and the bare baseline as production does: uvicorn with N workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.bare import BODY_ENV
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+# One admin token drives every read: without this the per-token limit (6000 a minute by
+# default) would answer 429s and the run would measure the rate limiter's refusals. The
+# limiter still counts every request, so its cost stays in the figures.
+BENCH_RATE_LIMIT = 1_000_000_000
+
+
+@dataclass
+class Served:
+    """A running server: its base URL and its process (the uvicorn supervisor)."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def worker_pids(self) -> list[int]:
+        return worker_pids(self.process.pid)
+
+    def rss_mb(self) -> dict[str, float | list[float]]:
+        """Return the current and peak resident memory of each worker, in MB."""
+        pids = self.worker_pids()
+        current = [_status_kb(pid, "VmRSS") / 1024 for pid in pids]
+        peak = [_status_kb(pid, "VmHWM") / 1024 for pid in pids]
+        return {
+            "per_worker": current,
+            "total": sum(current),
+            "peak_per_worker": peak,
+            "max_peak_per_worker": max(peak, default=0.0),
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def worker_pids(supervisor: int) -> list[int]:
+    """Return uvicorn's worker processes; with one worker, uvicorn serves in the supervisor."""
+    workers = [
+        child
+        for child in _children(supervisor)
+        if "spawn_main" in _cmdline(child) and "resource_tracker" not in _cmdline(child)
+    ]
+    return workers or [supervisor]
+
+
+def _status_kb(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return float(line.split()[1])
+    return 0.0
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], workers: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode} while starting")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200 and len(worker_pids(process.pid)) >= workers:
+                    # Every worker must be up, or the first seconds measure fewer of them.
+                    time.sleep(1.0 if workers > 1 else 0.2)
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the server did not answer {url} within {timeout:.0f} s")
+
+
+@contextmanager
+def _serving(
+    command: list[str], env: dict[str, str], ready_path: str, workers: int, log: Path
+) -> Iterator[Served]:
+    port = free_port()
+    command = [*command, "--host", "127.0.0.1", "--port", str(port)]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=output
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url + ready_path, process, workers, timeout=120)
+        yield Served(url=url, process=process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def serve_service(
+    database_url: str,
+    workers: int,
+    log: Path,
+    *,
+    log_level: str = "warning",
+    extra_env: dict[str, str] | None = None,
+) -> AbstractContextManager[Served]:
+    """Run `callsettings serve`, the production entry point, on an ephemeral port."""
+    command = [
+        str(BIN / "callsettings"),
+        "serve",
+        "--database-url",
+        database_url,
+        "--workers",
+        str(workers),
+        "--log-level",
+        log_level,
+    ]
+    env = {"CALLSETTINGS_RATE_LIMIT_REQUESTS": str(BENCH_RATE_LIMIT), **(extra_env or {})}
+    return _serving(command, env, "/healthz", workers, log)
+
+
+def serve_bare(
+    body: bytes, workers: int, log: Path, *, log_level: str = "warning"
+) -> AbstractContextManager[Served]:
+    """Run the bare ASGI baseline with the same uvicorn and worker count."""
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.bare:create_app",
+        "--factory",
+        "--workers",
+        str(workers),
+        "--log-level",
+        log_level,
+        "--no-proxy-headers",
+    ]
+    return _serving(command, {BODY_ENV: body.decode()}, "/", workers, log)
