@@ -258,7 +258,8 @@ async def list_people(
     if email is not None:
         query = query.where(p.email == email.lower())
     if display_name is not None:
-        query = query.where(p.display_name.like(_prefix(display_name), escape="\\"))
+        # ILIKE on PostgreSQL, lower() LIKE lower() on SQLite: the same answer on both.
+        query = query.where(p.display_name.ilike(_prefix(display_name), escape="\\"))
     if ids is not None:
         query = query.where(p.id.in_([str(i) for i in ids]))
     if location_ids is not None:
