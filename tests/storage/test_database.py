@@ -110,3 +110,61 @@ async def test_a_writer_gives_up_after_the_lock_wait_bound(
             await _write(waiter, "late")
     await holder.dispose()
     await waiter.dispose()
+
+
+async def test_concurrent_writers_share_commits_and_each_returns_only_once_committed(
+    sqlite_url: str,
+) -> None:
+    from sqlalchemy import event
+
+    from callsettings.storage import tables
+
+    engine = create_engine(sqlite_url)
+    commits = 0
+
+    @event.listens_for(engine.sync_engine, "commit")
+    def _count(_conn: Any) -> None:
+        nonlocal commits
+        commits += 1
+
+    async def write_then_read_elsewhere(name: str) -> bool:
+        await _write(engine, name)
+        # Returned from write_transaction: another connection must already see the row.
+        reader = create_engine(sqlite_url)
+        async with reader.connect() as conn:
+            query = sa.select(tables.demo_credentials.c.name).where(
+                tables.demo_credentials.c.name == name
+            )
+            seen = (await conn.execute(query)).scalar() == name
+        await reader.dispose()
+        return seen
+
+    results = await asyncio.gather(*(write_then_read_elsewhere(f"w{i}") for i in range(20)))
+    assert all(results)
+    assert 1 <= commits < 20  # writers of one loop turn shared a commit
+    await engine.dispose()
+
+
+async def test_a_failing_writer_in_a_shared_commit_undoes_only_its_own_work(
+    sqlite_url: str,
+) -> None:
+    from callsettings.storage import tables
+    from callsettings.storage.database import write_transaction
+
+    engine = create_engine(sqlite_url)
+
+    async def failing() -> None:
+        async with write_transaction(engine) as conn:
+            await conn.execute(tables.demo_credentials.insert().values(name="bad", document="{}"))
+            raise RuntimeError("validation failed after a write")
+
+    outcomes = await asyncio.gather(
+        _write(engine, "before"), failing(), _write(engine, "after"), return_exceptions=True
+    )
+    assert outcomes[0] is None
+    assert outcomes[2] is None
+    assert isinstance(outcomes[1], RuntimeError)
+    async with engine.connect() as conn:
+        names = (await conn.execute(sa.select(tables.demo_credentials.c.name))).scalars().all()
+    assert sorted(names) == ["after", "before"]
+    await engine.dispose()

@@ -92,27 +92,96 @@ def _install_sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
 WRITE_OPTION = "callsettings_write"
 
 
-_sqlite_writers: dict[int, asyncio.Lock] = {}
+class _GroupCommit:
+    """The SQLite writers of one event-loop turn, sharing one transaction and one commit.
+
+    A durable commit (an fsync of the WAL) costs more than the statements of a settings
+    change, and SQLite has one writer at a time anyway. Writers queue on an asyncio lock
+    (left to SQLite's busy handler they would poll with sleeps of up to 100 ms); each runs
+    its statements inside a SAVEPOINT of the open transaction, so a failing writer undoes
+    only its own work; then it waits for the commit. The commit runs once the writers that
+    were already queued have had their turn. No writer returns before the commit that
+    holds its change, so an acknowledged write is as durable as with one commit each.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.lock = asyncio.Lock()
+        self.conn: AsyncConnection | None = None
+        self.waiting: list[asyncio.Future[None]] = []
+
+    async def connection(self) -> AsyncConnection:
+        if self.conn is None:
+            conn = await self.engine.connect()
+            try:
+                await conn.execution_options(**{WRITE_OPTION: True})
+                await _begin(conn)
+            except BaseException:
+                await conn.close()
+                raise
+            self.conn = conn
+        return self.conn
+
+    def enqueue(self) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not self.waiting:
+            # Queued behind the writers already waiting for the lock: they join this commit.
+            asyncio.get_running_loop().create_task(self.flush())
+        self.waiting.append(done)
+        return done
+
+    async def flush(self) -> None:
+        async with self.lock:
+            waiting, self.waiting = self.waiting, []
+            conn, self.conn = self.conn, None
+            if conn is None:
+                return
+            try:
+                await conn.commit()
+            except BaseException as exc:
+                for done in waiting:
+                    done.set_exception(exc)
+                await conn.rollback()
+                return
+            finally:
+                await conn.close()
+            for done in waiting:
+                done.set_result(None)
 
 
-def _writer_lock(engine: AsyncEngine) -> asyncio.Lock | None:
-    # SQLite has one writer at a time. Writers of this process queue on an asyncio lock;
-    # left to SQLite's busy handler they would poll with sleeps of up to 100 ms each.
+_sqlite_groups: dict[int, _GroupCommit] = {}
+
+
+def _group(engine: AsyncEngine) -> _GroupCommit | None:
     if engine.dialect.name != "sqlite":
         return None
-    return _sqlite_writers.setdefault(id(engine.sync_engine), asyncio.Lock())
+    key = id(engine.sync_engine)
+    group = _sqlite_groups.get(key)
+    if group is None or group.engine is not engine:
+        group = _sqlite_groups[key] = _GroupCommit(engine)
+    return group
 
 
 @asynccontextmanager
 async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """Yield a connection in a transaction meant to write; it commits on success."""
-    lock = _writer_lock(engine)
-    if lock is None:
+    """Yield a connection in a transaction meant to write; return once it is committed."""
+    group = _group(engine)
+    if group is None:
         async with _transaction(engine) as conn:
             yield conn
         return
-    async with lock, _transaction(engine) as conn:
-        yield conn
+    async with group.lock:
+        conn = await group.connection()
+        await conn.exec_driver_sql("SAVEPOINT writer")
+        try:
+            yield conn
+        except BaseException:
+            await conn.exec_driver_sql("ROLLBACK TO SAVEPOINT writer")
+            await conn.exec_driver_sql("RELEASE SAVEPOINT writer")
+            raise
+        await conn.exec_driver_sql("RELEASE SAVEPOINT writer")
+        committed = group.enqueue()
+    await committed
 
 
 @asynccontextmanager
