@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import math
+import struct
+import wave
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -11,7 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callsettings.server import features, provisioning
 from callsettings.server.tokens import issue_token
+from callsettings.server.webex import voicemail_actions
+from callsettings.server.webex.voicemail_actions import Upload
 from callsettings.settings.ids import IdType, encode_id
+from callsettings.settings.voicemail import GreetingKind
 from callsettings.storage import repositories as repo
 from callsettings.storage.database import write_transaction
 from callsettings.storage.records import Feature, Location, Organization, Person, Role
@@ -73,7 +80,14 @@ PEOPLE = [
                     "always": {"enabled": True, "destination": "1004", "ringReminderEnabled": True}
                 }
             },
-            Feature.VOICEMAIL: _VM_ON,
+            Feature.VOICEMAIL: {
+                **_VM_ON,
+                "faxMessage": {
+                    "enabled": True,
+                    "phoneNumber": "+1 212 555 0193",
+                    "extension": "93",
+                },
+            },
         },
     ),
     DemoPerson(
@@ -97,6 +111,7 @@ PEOPLE = [
             Feature.CALL_FORWARDING: {
                 "businessContinuity": {"enabled": True, "destination": "+1 212 555 0199"}
             },
+            Feature.DO_NOT_DISTURB: {"enabled": True, "webexGoOverrideEnabled": True},
         },
     ),
     DemoPerson(
@@ -150,7 +165,20 @@ PEOPLE = [
             },
         },
     ),
-    DemoPerson("Ivy", "Chen", "2004", "+14085550204", "branch", {}),
+    DemoPerson(
+        "Ivy",
+        "Chen",
+        "2004",
+        "+14085550204",
+        "branch",
+        {
+            Feature.VOICEMAIL: {
+                **_VM_ON,
+                "voiceMessageForwardingEnabled": True,
+                "emailCopyOfMessage": {"enabled": True, "emailId": "ivy.chen@acme.example"},
+            },
+        },
+    ),
 ]
 
 CUSTOMER_PEOPLE = [
@@ -185,6 +213,55 @@ _SEED_ACTOR = features.Actor(
     tracking_id="CALLSETTINGS_demo_seed",
     dialect="seed",
 )
+
+
+# Who has custom greetings (busy, no answer) and a voicemail passcode.
+GREETINGS = {"Ann": (GreetingKind.BUSY, GreetingKind.NO_ANSWER), "Grace": (GreetingKind.NO_ANSWER,)}
+PASSCODES = {"Ann": "739164", "Bob": "582914", "Grace": "604817"}
+PIN_RESET = ("Carla",)
+
+
+def chime(kind: GreetingKind) -> Upload:
+    """Return a two-note chime as a real 8 kHz PCM WAV (a synthesized stand-in for a voice)."""
+    rate, notes = 8000, (660.0, 880.0) if kind is GreetingKind.BUSY else (523.0, 784.0)
+    samples = [
+        int(9000 * math.sin(2 * math.pi * tone * i / rate))
+        for tone in notes
+        for i in range(rate // 2)
+    ]
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as recording:
+        recording.setnchannels(1)
+        recording.setsampwidth(2)
+        recording.setframerate(rate)
+        recording.writeframes(struct.pack(f"<{len(samples)}h", *samples))
+    audio = buffer.getvalue()
+    return Upload(f"{kind.value}-greeting.wav", audio, voicemail_actions.wav_duration_ms(audio))
+
+
+async def _voicemail_extras(
+    conn: AsyncConnection, org: Organization, people: list[tuple[DemoPerson, Person]]
+) -> None:
+    """Upload greetings (and switch to them), set passcodes and reset a PIN."""
+    for spec, person in people:
+        kinds = GREETINGS.get(spec.first, ())
+        for kind in kinds:
+            await voicemail_actions.store_greeting(
+                conn, person, org, kind, chime(kind), _SEED_ACTOR
+            )
+        if kinds:
+            custom = {
+                "sendBusyCalls" if kind is GreetingKind.BUSY else "sendUnansweredCalls": {
+                    "greeting": "CUSTOM"
+                }
+                for kind in kinds
+            }
+            await features.update(conn, person, org, Feature.VOICEMAIL, custom, _SEED_ACTOR)
+        if spec.first in PASSCODES:
+            hashed = voicemail_actions.hash_passcode(PASSCODES[spec.first])
+            await voicemail_actions.set_passcode(conn, person, hashed, _SEED_ACTOR)
+        if spec.first in PIN_RESET:
+            await voicemail_actions.reset_pin(conn, person, _SEED_ACTOR)
 
 
 async def demo_document(engine: AsyncEngine) -> dict[str, Any]:
@@ -250,6 +327,7 @@ async def _seed(conn: AsyncConnection) -> dict[str, Any]:
         conn, org, "San Jose Branch", time_zone="America/Los_Angeles", address="San Jose, CA"
     )
     staff = await _add_people(conn, org, {"hq": hq, "branch": branch}, PEOPLE, "acme.example")
+    await _voicemail_extras(conn, org, staff)
 
     partner = await provisioning.create_organization(conn, "Northwind Partners (demo)")
     customer = await provisioning.create_organization(conn, "Globex Customer (demo)", country="US")
