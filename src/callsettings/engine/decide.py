@@ -25,8 +25,15 @@ from callsettings.engine.model import (
     Treatment,
     VoicemailDrop,
 )
+from callsettings.settings.forwarding import (
+    AlwaysRule,
+    BusinessContinuityRule,
+    BusyRule,
+    NoAnswerRule,
+)
 
 Lookup = Callable[[str], "Subscriber | None"]
+Rule = AlwaysRule | BusyRule | NoAnswerRule | BusinessContinuityRule
 Step = tuple[str, str, str]
 
 
@@ -79,20 +86,10 @@ def _evaluate(
         trace(_who(served), "DND is on: busy treatment")
         return _busy_mailbox_or_reject(served, trace, Reason.DO_NOT_DISTURB)
     trace(_who(served), "DND is off")
-    rules = served.forwarding.call_forwarding
-    if rules.always.enabled and isinstance(rules.always.destination, str):
-        forwarded = _forward(
-            call,
-            served,
-            rules.always.destination,
-            Reason.UNCONDITIONAL,
-            rules.always.destination_voicemail_enabled,
-            lookup,
-            policy,
-            trace,
-        )
-        if forwarded is not None:
-            return forwarded
+    always = served.forwarding.call_forwarding.always
+    forwarded = _by_rule(call, served, always, Reason.UNCONDITIONAL, lookup, policy, trace)
+    if forwarded is not None:
+        return forwarded
     vm = served.voicemail
     if vm.enabled and vm.send_all_calls.enabled:
         trace(_who(served), "voicemail takes every call")
@@ -119,64 +116,52 @@ def _busy_mailbox_or_reject(served: Subscriber, trace: _Trace, reason: Reason) -
     return Reject(486, reason.value)
 
 
+def _by_rule(
+    call: Call,
+    served: Subscriber,
+    rule: Rule,
+    reason: Reason,
+    lookup: Lookup,
+    policy: Policy,
+    trace: _Trace,
+) -> Treatment | None:
+    """The forward a rule asks for, or None when it is off or must not be taken."""
+    if not (rule.enabled and isinstance(rule.destination, str)):
+        return None
+    return _forward(
+        call,
+        served,
+        rule.destination,
+        reason,
+        rule.destination_voicemail_enabled,
+        lookup,
+        policy,
+        trace,
+    )
+
+
 def _busy(
     call: Call, served: Subscriber, lookup: Lookup, policy: Policy, trace: _Trace
 ) -> Treatment:
     rule = served.forwarding.call_forwarding.busy
-    if rule.enabled and isinstance(rule.destination, str):
-        forwarded = _forward(
-            call,
-            served,
-            rule.destination,
-            Reason.USER_BUSY,
-            rule.destination_voicemail_enabled,
-            lookup,
-            policy,
-            trace,
-        )
-        if forwarded is not None:
-            return forwarded
-    return _busy_mailbox_or_reject(served, trace, Reason.USER_BUSY)
+    forwarded = _by_rule(call, served, rule, Reason.USER_BUSY, lookup, policy, trace)
+    return forwarded or _busy_mailbox_or_reject(served, trace, Reason.USER_BUSY)
 
 
 def _no_answer(
     call: Call, served: Subscriber, lookup: Lookup, policy: Policy, trace: _Trace
 ) -> Treatment:
     rule = served.forwarding.call_forwarding.no_answer
-    if rule.enabled and isinstance(rule.destination, str):
-        forwarded = _forward(
-            call,
-            served,
-            rule.destination,
-            Reason.NO_ANSWER,
-            rule.destination_voicemail_enabled,
-            lookup,
-            policy,
-            trace,
-        )
-        if forwarded is not None:
-            return forwarded
-    return _unanswered_mailbox_or_reject(served, trace, "no answer")
+    forwarded = _by_rule(call, served, rule, Reason.NO_ANSWER, lookup, policy, trace)
+    return forwarded or _unanswered_mailbox_or_reject(served, trace, "no answer")
 
 
 def _unreachable(
     call: Call, served: Subscriber, lookup: Lookup, policy: Policy, trace: _Trace
 ) -> Treatment:
     rule = served.forwarding.business_continuity
-    if rule.enabled and isinstance(rule.destination, str):
-        forwarded = _forward(
-            call,
-            served,
-            rule.destination,
-            Reason.UNAVAILABLE,
-            rule.destination_voicemail_enabled,
-            lookup,
-            policy,
-            trace,
-        )
-        if forwarded is not None:
-            return forwarded
-    return _unanswered_mailbox_or_reject(served, trace, "not reachable")
+    forwarded = _by_rule(call, served, rule, Reason.UNAVAILABLE, lookup, policy, trace)
+    return forwarded or _unanswered_mailbox_or_reject(served, trace, "not reachable")
 
 
 def _unanswered_mailbox_or_reject(served: Subscriber, trace: _Trace, why: str) -> Treatment:
