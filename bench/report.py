@@ -107,10 +107,11 @@ def print_report(console: Console, results: dict[str, Any], found: list[Target])
     for config in results.get("configs", []):
         writes = (config["scenarios"].get("put-forwarding") or {}).get("audited_writes")
         if writes:
-            console.print(
-                f"PUT [{config_label(config)}]: {writes['changed_documents']:,} audited changes "
+            line = (
+                f"PUT ({config_label(config)}): {writes['changed_documents']:,} audited changes "
                 f"for {writes['requests']:,} requests (an unchanged document is not written)"
             )
+            console.print(Text(line))
     engine = results.get("engine")
     if engine:
         console.print("engine: " + "; ".join(engine["output"]))
@@ -160,14 +161,15 @@ def save_chart(results: dict[str, Any], path: Path) -> Path:
                 )
         if bare:
             xs = [run["connections"] for run in bare]
-            rate_ax.plot(xs, [r["rps"] for r in bare], "k-", linewidth=2, label="bare ASGI")
-            p99_ax.plot(xs, [r["p99_ms"] for r in bare], "k-", linewidth=2, label="bare ASGI")
+            rate_ax.plot(xs, [r["rps"] for r in bare], "ks-", linewidth=2, label="bare ASGI")
+            p99_ax.plot(xs, [r["p99_ms"] for r in bare], "ks-", linewidth=2, label="bare ASGI")
         for ax, ylabel in ((rate_ax, "requests/s"), (p99_ax, "p99 latency (ms)")):
             ax.set_xscale("log", base=2)
             ax.set_xlabel("concurrent connections (wrk)")
             ax.set_ylabel(ylabel)
             ax.set_title(f"{database}: {ylabel}")
             ax.grid(True, alpha=0.3)
+        rate_ax.set_yscale("log")
         p99_ax.set_yscale("log")
         rate_ax.legend(fontsize=7)
     fig.suptitle(

@@ -104,8 +104,8 @@ async def _count_audit_events(url: str) -> int:
 
 def _half_load(
     served: Served, script_for: Any, sweep: list[WrkResult], options: Options
-) -> WrkResult | None:
-    """Run at half the saturating rate (paced, Poisson arrivals) and return the result.
+) -> tuple[WrkResult, WrkResult] | None:
+    """Run at half the saturating rate (paced, Poisson arrivals); return calibration, run.
 
     A connection waits for its answer, then for its delay, so the delay is calibrated by
     one short paced run: the latency at that load is subtracted from the target interval.
@@ -124,7 +124,7 @@ def _half_load(
         interval_ms=cycle_ms,
     )
     interval = max(0.5, cycle_ms - calibration.mean_ms)
-    return run_wrk(
+    paced = run_wrk(
         served.url,
         script_for(interval),
         connections=top.connections,
@@ -132,6 +132,7 @@ def _half_load(
         threads=options.threads,
         interval_ms=interval,
     )
+    return calibration, paced
 
 
 def measure_scenario(
@@ -176,7 +177,8 @@ def measure_scenario(
             f"  {scenario.title:<32} c={connections:<4} {result.rps:>9,.0f} req/s  "
             f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.error_count}"
         )
-    half = _half_load(served, script_for, sweep, options)
+    paced = _half_load(served, script_for, sweep, options)
+    half = None if paced is None else paced[1]
     if half is not None:
         console.print(
             f"  {scenario.title:<32} half load  {half.rps:>9,.0f} req/s  p99 {half.p99_ms:7.2f} ms"
@@ -191,7 +193,7 @@ def measure_scenario(
         entry["half_load"]["target_rps"] = max(r.rps for r in sweep) / 2
     if scenario.kind == "put":
         written = asyncio.run(_count_audit_events(url)) - before
-        requests = sum(r.requests for r in sweep) + (half.requests if half else 0)
+        requests = sum(r.requests for r in sweep) + sum(r.requests for r in paced or ())
         entry["audited_writes"] = {"requests": requests, "changed_documents": written}
     return entry
 
