@@ -11,6 +11,7 @@ from rich.table import Table
 from callsettings import __version__
 from callsettings.cli import admin
 from callsettings.cli import call as call_cli
+from callsettings.cli import sdk as sdk_cli
 from callsettings.cli import xsi as xsi_cli
 from callsettings.cli.common import console, database_option, print_json, run_with_engine
 from callsettings.server.demo import demo_document
@@ -112,4 +113,5 @@ def serve(
 
 admin.register(cli)
 xsi_cli.register(cli)
+sdk_cli.register(cli)
 cli.add_command(call_cli.call)
