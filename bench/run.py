@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import platform
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -46,6 +48,7 @@ RESULTS = Path(__file__).parent / "results"
 WORK = ROOT / "var" / "bench"
 # Wide enough for the tables when the output goes to a file or a pipe.
 console = Console(width=None if sys.stdout.isatty() else 160)
+PACED_INTERVAL_MS = 20.0
 
 
 def _request(
@@ -114,11 +117,15 @@ def _half_load(
     if top.rps <= 0:
         return None
     target = top.rps / 2
-    cycle_ms = 1000 * top.connections / target
+    # wrk's timers tick in whole milliseconds: give each connection an interval of at least
+    # PACED_INTERVAL_MS, opening more connections when the rate needs them (as many
+    # occasional clients would).
+    connections = max(top.connections, math.ceil(target * PACED_INTERVAL_MS / 1000))
+    cycle_ms = 1000 * connections / target
     calibration = run_wrk(
         served.url,
         script_for(cycle_ms),
-        connections=top.connections,
+        connections=connections,
         seconds=min(3.0, options.duration),
         threads=options.threads,
         interval_ms=cycle_ms,
@@ -127,7 +134,7 @@ def _half_load(
     paced = run_wrk(
         served.url,
         script_for(interval),
-        connections=top.connections,
+        connections=connections,
         seconds=options.duration,
         threads=options.threads,
         interval_ms=interval,
@@ -381,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_main() -> None:
+    # Stopped with SIGTERM (or SIGINT when started in the background, where it is ignored),
+    # unwind normally so the servers this run started are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         raise SystemExit(main())
     except WrkError as exc:
