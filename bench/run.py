@@ -313,6 +313,14 @@ def _tool_version(command: list[str]) -> str:
     return (run.stdout or run.stderr).splitlines()[0] if (run.stdout or run.stderr) else "?"
 
 
+def _tool_output(command: list[str]) -> list[str]:
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return []
+    return run.stdout.splitlines()
+
+
 def machine() -> dict[str, Any]:
     cpu = next(
         (
@@ -331,6 +339,9 @@ def machine() -> dict[str, Any]:
         "wrk": _tool_version(["wrk", "-v"]),
         "pgbench": _tool_version(["pgbench", "--version"]),
         "load_average_at_start": os.getloadavg(),
+        "commit": _tool_version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
+        # Uncommitted changes under src/ are measured too: list them with the figures.
+        "uncommitted_src": _tool_output(["git", "-C", str(ROOT), "status", "--porcelain", "src"]),
     }
 
 
