@@ -22,6 +22,7 @@ class Live:
     base_url: str
     xsi_endpoint: str
     world: World
+    database_url: str
 
     def options(self, token: str = "full", person: str = "ann", **extra: Any) -> dict[str, Any]:
         """Return client arguments for `person` (a World attribute, else an id as is)."""
@@ -50,7 +51,7 @@ def seed(database_url: str) -> World:
 def live(database_url: str) -> Iterator[Live]:
     world = seed(database_url)
     with serve_for_test(database_url) as root:
-        yield Live(f"{root}/v1", f"{root}/com.broadsoft.xsi-actions", world)
+        yield Live(f"{root}/v1", f"{root}/com.broadsoft.xsi-actions", world, database_url)
 
 
 class AwaitableClient:

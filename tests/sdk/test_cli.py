@@ -205,3 +205,18 @@ def test_a_malformed_person_is_a_usage_error(live: Live) -> None:
     )
     assert result.exit_code == 2
     assert "not a valid people id" in result.output
+
+
+def test_the_backend_option_selects_broadworks_and_ucm(live: Live) -> None:
+    assert invoke(live, "dnd", "on", "--backend", "bwrks").exit_code == 0
+    assert stored(live, "doNotDisturb")["enabled"] is True
+    result = invoke(live, "forwarding", "set", "--backend", "bwrks", "--always-to", "1002")
+    assert result.exit_code == 0, result.output
+    ucm = invoke(live, "forward-always", "get", "--backend", "ucm", "--dn", "1001")
+    assert answer(ucm)["data"] == {"callSetting": {"enabled": True, "destination": "1002"}}
+    missing = invoke(live, "forward-always", "get", "--backend", "ucm")
+    assert missing.exit_code == 1
+    assert answer(missing)["data"] == {"error": "Directory Number is mandatory for UCM backend"}
+    unsupported = invoke(live, "dnd", "get", "--backend", "ucm")
+    assert unsupported.exit_code == 1
+    assert answer(unsupported)["statusCode"] == 501

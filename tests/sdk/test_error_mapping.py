@@ -217,3 +217,52 @@ def test_wrong_argument_types_raise_without_a_request(
     with sync_client(handler) as client, pytest.raises(exception):
         getattr(client, method)(*args)
     assert sent == []
+
+
+BACKEND_METHODS = [
+    *(("bwrks", method, args) for method, args in METHODS),
+    ("ucm", "get_call_forward_always_setting", ("1001",)),
+]
+
+
+@pytest.mark.parametrize(("status", "text"), TEXTS.items())
+@pytest.mark.parametrize(("backend", "method", "args"), BACKEND_METHODS)
+def test_the_broadworks_and_ucm_backends_map_errors_the_same_way(
+    status: int, text: str, backend: str, method: str, args: tuple[Any, ...]
+) -> None:
+    with sync_client(lambda r: webex_error(status), retry=NO_RETRY, backend=backend) as client:
+        response = getattr(client, method)(*args)
+    assert response.to_dict() == {
+        "statusCode": status,
+        "data": {"error": text},
+        "message": "FAILURE",
+    }
+
+
+@pytest.mark.parametrize(
+    ("backend", "method", "args"), [m for m in BACKEND_METHODS if m[1].startswith("get_")]
+)
+def test_the_broadworks_and_ucm_backends_report_unparseable_bodies_as_422(
+    backend: str, method: str, args: tuple[Any, ...]
+) -> None:
+    with sync_client(lambda r: httpx.Response(200, content=b"<x/>"), backend=backend) as client:
+        response = getattr(client, method)(*args)
+    assert response.to_dict() == NO_STATUS
+
+
+@pytest.mark.parametrize(("method", "args"), METHODS[:-1])
+def test_ucm_answers_501_without_a_request(method: str, args: tuple[Any, ...]) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={})
+
+    with sync_client(handler, backend="ucm") as client:
+        response = getattr(client, method)(*args)
+    assert response.to_dict() == {
+        "statusCode": 501,
+        "data": {"error": "Method is not implemented at the backend"},
+        "message": "FAILURE",
+    }
+    assert sent == []

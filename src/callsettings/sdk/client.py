@@ -41,6 +41,7 @@ class _ClientCore:
         org: str | None = None,
         backend: BackendName | str = BackendName.WXC,
         xsi_endpoint: str | None = None,
+        xsi_credentials: tuple[str, str] | None = None,
         retry: RetryPolicy | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
     ) -> None:
@@ -54,6 +55,8 @@ class _ClientCore:
             backend: ``wxc``, ``bwrks`` or ``ucm``; see ``choose_backend`` for the JS rules.
             xsi_endpoint: the XSI-Actions root (``https://host/com.broadsoft.xsi-actions``);
                 when left out it is discovered through ``/organizations?callingData=true``.
+            xsi_credentials: an XSI user and password; the BroadWorks backend then uses
+                HTTP Basic on XSI instead of the token.
             retry: when 429 and 503 are retried; default 3 attempts, at most 60 s apart.
             timeout: seconds (or an ``httpx.Timeout``) for each request.
 
@@ -64,7 +67,11 @@ class _ClientCore:
         self.retry = retry or RetryPolicy()
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self.backend: Backend = create_backend(
-            backend, self.target, self.retry, xsi_endpoint=xsi_endpoint
+            backend,
+            self.target,
+            self.retry,
+            xsi_endpoint=xsi_endpoint,
+            xsi_credentials=xsi_credentials,
         )
 
     @classmethod

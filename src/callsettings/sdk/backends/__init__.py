@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from callsettings.sdk.backends.base import Backend, BackendName, Target
+from callsettings.sdk.backends.bwrks import BroadWorksBackend
+from callsettings.sdk.backends.ucm import UcmBackend
 from callsettings.sdk.backends.webex import WebexCallingBackend
 from callsettings.sdk.retry import RetryPolicy
 
@@ -49,6 +51,7 @@ def create_backend(
     retry: RetryPolicy,
     *,
     xsi_endpoint: str | None = None,
+    xsi_credentials: tuple[str, str] | None = None,
 ) -> Backend:
     """Return the backend `name` for `target`.
 
@@ -58,7 +61,9 @@ def create_backend(
     chosen = BackendName(name)
     if chosen is BackendName.WXC:
         return WebexCallingBackend(target, retry, xsi_endpoint)
-    raise ValueError(f"the {chosen.value} backend is not available yet")
+    if chosen is BackendName.BWRKS:
+        return BroadWorksBackend(target, retry, xsi_endpoint, xsi_credentials)
+    return UcmBackend(target, retry)
 
 
 __all__ = [
