@@ -168,3 +168,25 @@ async def test_a_failing_writer_in_a_shared_commit_undoes_only_its_own_work(
         names = (await conn.execute(sa.select(tables.demo_credentials.c.name))).scalars().all()
     assert sorted(names) == ["after", "before"]
     await engine.dispose()
+
+
+async def test_a_failing_writer_alone_releases_the_write_lock_at_once(sqlite_url: str) -> None:
+    from callsettings.storage import tables
+    from callsettings.storage.database import write_transaction
+
+    engine, other_process = create_engine(sqlite_url), create_engine(sqlite_url)
+
+    async def refused() -> None:
+        async with write_transaction(engine) as conn:
+            await conn.execute(tables.demo_credentials.insert().values(name="bad", document="{}"))
+            raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError):
+        await refused()
+    # Another process can write straight away: the failed transaction holds no lock.
+    await _write(other_process, "next")
+    async with other_process.connect() as conn:
+        names = (await conn.execute(sa.select(tables.demo_credentials.c.name))).scalars().all()
+    assert names == ["next"]
+    await engine.dispose()
+    await other_process.dispose()

@@ -130,6 +130,15 @@ class _GroupCommit:
         self.waiting.append(done)
         return done
 
+    async def abandon(self) -> None:
+        """Roll back and close the open transaction (call with the lock held)."""
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                await conn.rollback()
+            finally:
+                await conn.close()
+
     async def flush(self) -> None:
         async with self.lock:
             waiting, self.waiting = self.waiting, []
@@ -178,6 +187,10 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
         except BaseException:
             await conn.exec_driver_sql("ROLLBACK TO SAVEPOINT writer")
             await conn.exec_driver_sql("RELEASE SAVEPOINT writer")
+            if not group.waiting:
+                # Nobody else's change is in the transaction: end it now rather than hold
+                # the database's write lock until some later writer's commit.
+                await group.abandon()
             raise
         await conn.exec_driver_sql("RELEASE SAVEPOINT writer")
         committed = group.enqueue()
