@@ -179,3 +179,58 @@ def save_chart(results: dict[str, Any], path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """Return the run's tables as Markdown, for docs/performance.md."""
+    out = ["| baseline | conn | rate/s | p50 ms | p99 ms |", "|---|--:|--:|--:|--:|"]
+    bare = results.get("baselines", {}).get("bare")
+    for run in (bare or {}).get("sweep", []):
+        out.append(
+            f"| bare ASGI ({bare['body_bytes']} B) | {run['connections']} | {run['rps']:,.0f} "
+            f"| {run['p50_ms']:.2f} | {run['p99_ms']:.2f} |"
+        )
+    commit = results.get("baselines", {}).get("commit", {})
+    rates = [commit["sqlite"]] if commit.get("sqlite") else []
+    for rate in rates + list((commit.get("postgres") or {}).values()):
+        name = "SQLite UPDATE+COMMIT loop" if rate["name"] == "sqlite" else "pgbench simple-update"
+        out.append(
+            f"| {name} | {rate['clients']} | {rate['commits_per_second']:,.0f} "
+            f"| {rate['p50_ms']:.2f} | {rate['p99_ms']:.2f} |"
+        )
+    out += [
+        "",
+        "| database, people | scenario | best req/s (conn) | vs baseline | p50 ms (vs bare) "
+        "| p99 ms (vs bare) | p99 at half load |",
+        "|---|---|--:|--:|--:|--:|--:|",
+    ]
+    for config in results.get("configs", []):
+        for scenario in config["scenarios"].values():
+            r = scenario.get("ratios") or {}
+            if not r:
+                out.append(f"| {config_label(config)} | {scenario['title']} | unavailable |||||")
+                continue
+            half = scenario.get("half_load") or {}
+            out.append(
+                f"| {config_label(config)} | {scenario['title']} "
+                f"| {r['rps']:,.0f} ({r['connections']}) | {_ratio(r['rps_ratio'])} "
+                f"| {r['p50_ms']:.2f} ({_ratio(r['p50_ratio'])}) "
+                f"| {r['p99_ms']:.1f} ({_ratio(r['p99_ratio'])}) "
+                + (f"| {half['p99_ms']:.1f} ms at {half['rps']:,.0f}/s |" if half else "| - |")
+            )
+    out += ["", "| database, people | RSS per worker at the end, MB | peak per worker, MB |"]
+    out.append("|---|--:|--:|")
+    for config in results.get("configs", []):
+        rss = config["rss"]
+        out.append(
+            f"| {config_label(config)} | {' / '.join(f'{v:.0f}' for v in rss['per_worker'])} "
+            f"| {rss['max_peak_per_worker']:.0f} |"
+        )
+    out += ["", "```", *(t["line"] for t in results.get("targets", [])), "```"]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())), end="")

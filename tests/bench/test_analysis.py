@@ -171,3 +171,24 @@ def test_pgbench_output_and_log_parse() -> None:
 @pytest.mark.parametrize(("p", "expected"), [(0, 1.0), (50, 2.5), (100, 4.0), (99, 3.97)])
 def test_percentile_interpolates_between_ranks(p: float, expected: float) -> None:
     assert percentile([4.0, 1.0, 3.0, 2.0], p) == pytest.approx(expected)
+
+
+def test_markdown_report_lists_baselines_scenarios_memory_and_targets() -> None:
+    from bench.report import markdown
+
+    results = {
+        "baselines": {"bare": {**BARE, "body_bytes": 358}},
+        "configs": [config("sqlite", 1_000, **{"get-forwarding": 3_600})],
+    }
+    results["configs"][0]["scenarios"]["treatment"] = {"title": "decision API", "available": False}
+    results["configs"][0]["scenarios"]["get-forwarding"]["title"] = "GET callForwarding"
+    results["configs"][0]["rss"] |= {"per_worker": [88.0, 90.0]}
+    analyse(results)
+
+    text = markdown(results)
+
+    assert "| bare ASGI (358 B) | 16 | 10,000 | 1.00 | 3.00 |" in text
+    assert "| sqlite, 1,000 people | GET callForwarding | 3,600 (16) | 0.36x |" in text
+    assert "| sqlite, 1,000 people | decision API | unavailable |" in text
+    assert "| sqlite, 1,000 people | 88 / 90 | 90 |" in text
+    assert "PASS  GET callForwarding rate vs bare ASGI [sqlite, 1,000 people]" in text
