@@ -58,6 +58,21 @@ def test_evict_all_refuses_values_read_before_it() -> None:
     assert cache.documents.get((person_id, "voicemail")) is None
 
 
+def test_a_full_cache_forgets_its_oldest_tenth_and_keeps_the_rest() -> None:
+    cache = SettingsCache(ttl=60, max_people=100)
+    people = [uuid.uuid4() for _ in range(101)]
+    for person_id in people:
+        cache.put_document(person_id, "voicemail", b"{}", cache.generation(person_id))
+    # documents hold two per person: the bound is 200 entries, so nobody was dropped yet.
+    assert len(cache.documents) == 101
+    for person_id in people[:100]:
+        cache.subscribers.put(person_id, object())  # type: ignore[arg-type]
+    cache.subscribers.put(people[100], object())  # type: ignore[arg-type]
+    assert len(cache.subscribers) == 91
+    assert cache.subscribers.get(people[0]) is None  # the oldest went first
+    assert cache.subscribers.get(people[99]) is not None
+
+
 def test_a_zero_ttl_caches_nothing() -> None:
     cache = SettingsCache(ttl=0)
     person_id = uuid.uuid4()
@@ -103,13 +118,36 @@ async def test_a_put_is_visible_at_once_on_the_same_replica_despite_a_long_ttl(
     assert after.json()["enabled"] is True
 
 
-async def test_without_redis_another_replica_may_serve_the_cached_value_until_expiry(
+async def test_without_redis_other_replicas_evict_through_the_change_feed(
     sqlite_url: str,
 ) -> None:
     engine = create_engine(sqlite_url)
     world = await build_world(engine)
     await engine.dispose()
-    config = make_config(sqlite_url, cache_seconds=300)
+    config = make_config(sqlite_url, cache_seconds=300, change_poll_seconds=0.05)
+    async with (
+        AsyncTestClient(app=create_app(config)) as one,
+        AsyncTestClient(app=create_app(config)) as two,
+    ):
+        await two.get(_path(world), headers=world.auth("full"))
+        await one.put(_path(world), json={"enabled": True}, headers=world.auth("full"))
+        seen = False
+        for _ in range(200):  # a generous deadline; the feed polls every 50 ms
+            got = await two.get(_path(world), headers=world.auth("full"))
+            if got.json()["enabled"] is True:
+                seen = True
+                break
+            await asyncio.sleep(0.05)
+    assert seen
+
+
+async def test_with_the_feed_off_and_no_redis_another_replica_serves_its_cache_until_expiry(
+    sqlite_url: str,
+) -> None:
+    engine = create_engine(sqlite_url)
+    world = await build_world(engine)
+    await engine.dispose()
+    config = make_config(sqlite_url, cache_seconds=300, change_poll_seconds=0)
     async with (
         AsyncTestClient(app=create_app(config)) as one,
         AsyncTestClient(app=create_app(config)) as two,
@@ -117,7 +155,7 @@ async def test_without_redis_another_replica_may_serve_the_cached_value_until_ex
         await two.get(_path(world), headers=world.auth("full"))
         await one.put(_path(world), json={"enabled": True}, headers=world.auth("full"))
         stale = await two.get(_path(world), headers=world.auth("full"))
-    # This is why several replicas need Redis (or a short cache_seconds): documented.
+    # Why the feed is on by default: documented in docs/operations.md.
     assert stale.json()["enabled"] is False
 
 

@@ -19,7 +19,7 @@ from callsettings.server.config import ServerConfig
 from callsettings.server.edge import EdgeMiddleware
 from callsettings.server.errors import handle_exception
 from callsettings.server.fastpath import FastReads
-from callsettings.server.invalidation import invalidator_for
+from callsettings.server.invalidation import ChangeFeed, invalidator_for
 from callsettings.server.ratelimit import (
     MemoryRateLimitStore,
     RateLimitStore,
@@ -81,9 +81,11 @@ def create_litestar(config: ServerConfig) -> Litestar:
             sqlite_synchronous=config.sqlite_synchronous,
             pool_size=config.db_pool_size,
         )
-        cache = SettingsCache(config.cache_seconds)
+        cache = SettingsCache(config.cache_seconds, max_people=config.cache_max_people)
         invalidator = invalidator_for(cache, config.redis_url)
         await invalidator.start()
+        feed = ChangeFeed(engine, cache, config.change_poll_seconds)
+        await feed.start()
         app.state.services = Services(
             config=config,
             engine=engine,
@@ -96,6 +98,7 @@ def create_litestar(config: ServerConfig) -> Litestar:
         try:
             yield
         finally:
+            await feed.stop()
             await invalidator.stop()
             await engine.dispose()
             await store.close()

@@ -17,6 +17,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from itertools import islice
 from typing import Generic, TypeVar
 
 from callsettings.engine import Subscriber
@@ -27,7 +28,7 @@ V = TypeVar("V")
 
 
 class _Expiring(Generic[K, V]):
-    """A dict whose entries expire; it forgets everything when it grows past its bound."""
+    """A dict whose entries expire; past its bound it forgets its oldest tenth."""
 
     def __init__(self, ttl: float, max_entries: int, clock: Callable[[], float]) -> None:
         self._ttl = ttl
@@ -48,8 +49,10 @@ class _Expiring(Generic[K, V]):
         if self._ttl <= 0:
             return
         if len(self._entries) >= self._max_entries:
-            # Cheaper and more predictable than LRU bookkeeping on every read.
-            self._entries.clear()
+            # Oldest first, by insertion order: no bookkeeping on reads, unlike an LRU,
+            # and no cliff where every entry goes at once.
+            for old in list(islice(self._entries, max(1, self._max_entries // 10))):
+                del self._entries[old]
         self._entries[key] = (self._clock() + self._ttl, value)
 
     def pop(self, key: K) -> None:

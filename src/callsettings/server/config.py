@@ -30,8 +30,14 @@ class ServerConfig(BaseSettings):
     # How long a token check may be reused; bounds how late a revocation takes effect.
     token_cache_seconds: float = Field(default=2.0, ge=0, le=10)
     # How long a replica may reuse people and documents it read. Its own writes evict at
-    # once; other replicas' writes evict via Redis when redis_url is set, else on expiry.
-    cache_seconds: float = Field(default=2.0, ge=0, le=300)
+    # once; other replicas' writes evict through the change feed (and Redis when set), so
+    # expiry only bounds changes that write no audit event (provisioning).
+    cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # How often each replica reads the change feed (new audit events) to evict people other
+    # replicas changed; 0 turns it off (one process alone, or Redis trusted alone).
+    change_poll_seconds: float = Field(default=0.25, ge=0, le=60)
+    # The most people one replica keeps in memory: bounds its memory with large orgs.
+    cache_max_people: int = Field(default=50_000, ge=100)
     # Absolute URLs in Link headers and xsiActionsEndpoint; derived from the request if unset.
     public_base_url: str | None = None
     # Seconds a 503 asks clients to wait when the database is unreachable.

@@ -1,9 +1,17 @@
 """Telling every replica that a person's settings changed.
 
-One process: evicting the local cache is enough. Several replicas (uvicorn workers or
-machines) sharing Redis: each change is also published on a channel every replica listens
-to, so the others evict within milliseconds; the cache's expiry bounds staleness if a
-message is ever lost.
+The replica that writes evicts its own cache after the commit. The others learn of it in
+two ways:
+
+- the change feed: every accepted change writes an audit event in its own transaction, and
+  every replica reads the events that are new every `poll_seconds` (a quarter of a second
+  by default) and evicts the people they name. It needs nothing but the database, so
+  several workers or machines are consistent within that bound out of the box;
+- Redis, when configured: each change is also published on a channel every replica
+  listens to, so the others evict within milliseconds.
+
+The cache's expiry is only the last resort (changes that write no audit event, such as
+provisioning), which is why it can be long.
 """
 
 from __future__ import annotations
@@ -14,7 +22,10 @@ import logging
 import uuid
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from callsettings.server.cache import SettingsCache
+from callsettings.storage import repositories as repo
 
 log = logging.getLogger("callsettings.invalidation")
 CHANNEL = "callsettings:changed"
@@ -87,3 +98,66 @@ class RedisInvalidator(Invalidator):
 
 def invalidator_for(cache: SettingsCache, redis_url: str | None) -> Invalidator:
     return RedisInvalidator(cache, redis_url) if redis_url else Invalidator(cache)
+
+
+# How long an id the feed skipped may still appear: on PostgreSQL, ids come from a sequence
+# when a row is inserted, so a transaction can commit after one holding a later id; a
+# rolled-back one never appears.
+GAP_SECONDS = 10.0
+
+
+class ChangeFeed:
+    """Reads new audit events every `poll_seconds` and evicts the people they name."""
+
+    def __init__(
+        self, engine: AsyncEngine, cache: SettingsCache, poll_seconds: float, clock: Any = None
+    ) -> None:
+        self._engine = engine
+        self._cache = cache
+        self._poll_seconds = poll_seconds
+        self._clock = clock or asyncio.get_running_loop().time
+        self._cursor = 0
+        self._gaps: dict[int, float] = {}  # ids not seen yet below the cursor -> since when
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start after the newest event: this replica has cached nothing older."""
+        async with self._engine.connect() as conn:
+            self._cursor = await repo.last_change_id(conn)
+        if self._poll_seconds > 0:
+            self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_seconds)
+            try:
+                await self.poll()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Events may be missed while the database is away: start from nothing.
+                log.exception("could not read the change feed")
+                self._cache.evict_all()
+
+    async def poll(self) -> int:
+        """Read what is new; return how many people were evicted."""
+        low = min(self._gaps, default=self._cursor + 1) - 1
+        async with self._engine.connect() as conn:
+            rows = await repo.changes_after(conn, min(low, self._cursor))
+        evicted = 0
+        now = self._clock()
+        for event_id, person_id in rows:
+            if event_id > self._cursor or self._gaps.pop(event_id, None) is not None:
+                self._cache.evict_person(person_id)
+                evicted += 1
+            if event_id > self._cursor:
+                self._gaps.update(dict.fromkeys(range(self._cursor + 1, event_id), now))
+                self._cursor = event_id
+        self._gaps = {i: t for i, t in self._gaps.items() if now - t < GAP_SECONDS}
+        return evicted
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -378,6 +378,21 @@ def _audit(row: sa.Row[Any]) -> AuditEvent:
     )
 
 
+async def last_change_id(conn: AsyncConnection) -> int:
+    """The id of the newest audit event: where a change feed starts reading."""
+    found = (await conn.execute(sa.select(sa.func.max(t.audit_events.c.id)))).scalar()
+    return int(found or 0)
+
+
+async def changes_after(
+    conn: AsyncConnection, after_id: int, limit: int = 10_000
+) -> list[tuple[int, uuid.UUID]]:
+    """(id, person) of the audit events after `after_id`, oldest first."""
+    a = t.audit_events.c
+    query = sa.select(a.id, a.person_id).where(a.id > after_id).order_by(a.id).limit(limit)
+    return [(int(i), uuid.UUID(str(p))) for i, p in (await conn.execute(query)).all()]
+
+
 async def list_audit_events(
     conn: AsyncConnection,
     org_id: uuid.UUID,
