@@ -22,7 +22,7 @@ async def put(client: Client, world: World, person: Person, feature: str, body: 
 
 
 async def decision(client: Client, world: World, query: str, token: str = "service") -> Any:
-    response = await client.get(f"{TREATMENT}?{query}", headers=world.auth(token))
+    response = await client.get(f"{TREATMENT}?{query}&explain=true", headers=world.auth(token))
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -49,6 +49,13 @@ async def test_with_no_settings_the_person_rings_with_every_branch_compiled(
         "onUnreachable": {"action": "reject", "code": 480, "reason": "temporarily unavailable"},
     }
     assert answer["trace"][0] == "1001: DND is off"
+
+
+async def test_the_trace_is_sent_only_when_asked_for(client: Client, world: World) -> None:
+    plain = await client.get(f"{TREATMENT}?called=1001", headers=world.auth("service"))
+    assert plain.status_code == 200
+    assert "trace" not in plain.json()
+    assert plain.json()["treatment"]["action"] == "ring"
 
 
 @pytest.mark.parametrize("dialled", ["1001", "+12125550101", "2125550101", "(212) 555-0101"])
@@ -144,6 +151,7 @@ async def test_the_diversion_cap_stops_the_chain(client: Client, world: World) -
         ("called=1001&diversions=999", "diversions"),
         ("called=1001&history=1002:lost", "history"),
         ("called=1001&history=xyz", "history"),
+        ("called=1001&explain=maybe", "explain"),
     ],
 )
 async def test_bad_queries_are_400s_naming_the_parameter(

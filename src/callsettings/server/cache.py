@@ -23,6 +23,10 @@ from typing import Generic, TypeVar
 from callsettings.engine import Subscriber
 from callsettings.storage.records import Organization, Person
 
+# In `dials`: the extension or number belongs to nobody in the organization (an outside
+# number, typically a forwarding destination), which is worth remembering too.
+NOBODY = uuid.UUID(int=0)
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -84,6 +88,12 @@ class SettingsCache:
             ttl, max_people * 2, clock
         )
         self.subscribers: _Expiring[uuid.UUID, Subscriber] = _Expiring(ttl, max_people, clock)
+        # Encoded decisions by (org, called, state, diversions, explain), each with the
+        # eviction count it was made under: any eviction may change who a decision reaches,
+        # so an answer is reused only while nobody has been evicted since.
+        self.decisions: _Expiring[tuple[object, ...], tuple[int, bytes]] = _Expiring(
+            ttl, max_people, clock
+        )
         self._generations: dict[uuid.UUID, int] = {}
         self._epoch = 0
         # Counts every eviction: a read that found a person it could not name beforehand
@@ -128,5 +138,6 @@ class SettingsCache:
         self.documents.clear()
         self.dials.clear()
         self.subscribers.clear()
+        self.decisions.clear()
         self._epoch += 1
         self.evictions += 1

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 from callsettings.engine import Call, Subscriber, decide
 from callsettings.server.auth import Rule, bearer_secret, check_usable, target_org
+from callsettings.server.cache import NOBODY
 from callsettings.server.errors import ApiError
 from callsettings.server.services import Services
 from callsettings.server.treatment import policy_of
@@ -100,11 +101,19 @@ def warm_decision(services: Services, scope: dict[str, Any]) -> bytes | None:
         return None
     presence = treatment.presence_of(_first(query, "state"))
     count = treatment.diversion_count(_first(query, "diversions"))
+    explain = treatment.explains(_first(query, "explain"))
+
+    key = (org_id, called, presence, count, explain)
+    answered = cache.decisions.get(key)
+    if answered is not None and answered[0] == cache.evictions:
+        return answered[1]
 
     def lookup(dialled: str) -> Subscriber | None:
         person_id = cache.dials.get((org_id, dialled))
         if person_id is None:
             raise _Cold
+        if person_id is NOBODY:
+            return None
         found = cache.subscribers.get(person_id)
         if found is None:
             raise _Cold
@@ -115,6 +124,7 @@ def warm_decision(services: Services, scope: dict[str, Any]) -> bytes | None:
     served = None if person_id is None else cache.subscribers.get(person_id)
     if person is None or served is None:
         return None
+    evictions = cache.evictions
     history = treatment.padding(count)
     try:
         decision = decide(
@@ -122,7 +132,9 @@ def warm_decision(services: Services, scope: dict[str, Any]) -> bytes | None:
         )
     except _Cold:
         return None
-    return treatment.encode_answer(person, served, decision, len(history))
+    answer = treatment.encode_answer(person, served, decision, len(history), explain)
+    cache.decisions.put(key, (evictions, answer))
+    return answer
 
 
 class FastReads:

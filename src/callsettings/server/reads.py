@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callsettings.engine import Subscriber
 from callsettings.server import features
+from callsettings.server.cache import NOBODY
 from callsettings.server.services import Services
 from callsettings.storage import repositories as repo
 from callsettings.storage.records import Feature, Organization, Person
@@ -106,15 +107,16 @@ class CachedReader:
     async def person_by_dial(self, org: Organization, dialled: str) -> Person | None:
         """Return the person of `org` with this extension or E.164 number."""
         person_id = self._cache.dials.get((org.id, dialled))
+        if person_id is NOBODY:
+            return None
         if person_id is not None:
             return await self.person(person_id)
         evictions = self._cache.evictions
         found = await repo.find_person_by_dial(await self._connection(), org.id, dialled)
-        if found is not None:
-            self._cache.dials.put((org.id, dialled), found.id)
-            if self._cache.evictions == evictions:
-                # Nobody was evicted during the read, so the row is as fresh as a person read.
-                self._cache.people.put(found.id, found)
+        self._cache.dials.put((org.id, dialled), NOBODY if found is None else found.id)
+        if found is not None and self._cache.evictions == evictions:
+            # Nobody was evicted during the read, so the row is as fresh as a person read.
+            self._cache.people.put(found.id, found)
         return found
 
     async def subscriber(self, person: Person, org: Organization) -> Subscriber:

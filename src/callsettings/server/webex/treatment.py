@@ -50,7 +50,7 @@ class TreatmentAnswer(msgspec.Struct, rename="camel"):
     called: CalledPerson
     diversions: int
     treatment: dict[str, Any]
-    trace: list[str]
+    trace: list[str] | msgspec.UnsetType = msgspec.UNSET  # with explain=true
 
 
 def check_scope(token: Token) -> None:
@@ -149,7 +149,8 @@ class _ReaderDirectory:
         "counter so far), history (comma-separated extensions or numbers that diverted the "
         "call, each optionally ':reason'), state (the called person's presence when known: "
         "idle, busy, in-call, unregistered, unreachable, no-reply; leave it out to get a ring "
-        "with every branch compiled), orgId (partner tokens)."
+        "with every branch compiled), explain (true: add the trace, the decision's steps in "
+        "words), orgId (partner tokens)."
     ),
     responses={**responses(TreatmentAnswer)},
 )
@@ -165,6 +166,7 @@ async def call_treatment(request: AnyRequest) -> ASGIResponse:
         )
     presence = presence_of(query.get("state"))
     count = diversion_count(query.get("diversions"))
+    explain = explains(query.get("explain"))
     async with CachedReader(services_of(request)) as reader:
         org = await reader.org(org_id)
         if org is None:
@@ -184,16 +186,27 @@ async def call_treatment(request: AnyRequest) -> ASGIResponse:
             lambda lookup: decide(call, served, presence, lookup, policy),
             _ReaderDirectory(reader, org),
         )
-    return raw_json(encode_answer(person, served, decision, len(history)))
+    return raw_json(encode_answer(person, served, decision, len(history), explain))
 
 
-def encode_answer(person: Person, served: Subscriber, decision: Decision, diversions: int) -> bytes:
+def explains(raw: str | None) -> bool:
+    """Whether the caller asked for the trace: people and logs do, a proxy's hot path not."""
+    if raw is None or raw in ("", "false", "0"):
+        return False
+    if raw in ("true", "1"):
+        return True
+    raise ApiError(ErrorKind.INVALID_QUERY, f"explain: must be true or false, got {raw!r}.")
+
+
+def encode_answer(
+    person: Person, served: Subscriber, decision: Decision, diversions: int, explain: bool
+) -> bytes:
     """The JSON answer; the warm path in fastpath.py sends the same bytes."""
     answer = TreatmentAnswer(
         called=CalledPerson(served.id, person.display_name, person.extension),
         diversions=diversions,
         treatment=treatment_to_json(decision.treatment),
-        trace=list(decision.trace),
+        trace=list(decision.trace) if explain else msgspec.UNSET,
     )
     return _encoder.encode(answer)
 
