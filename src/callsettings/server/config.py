@@ -36,8 +36,9 @@ class ServerConfig(BaseSettings):
     # How often each replica reads the change feed (new audit events) to evict people other
     # replicas changed; 0 turns it off (one process alone, or Redis trusted alone).
     change_poll_seconds: float = Field(default=0.25, ge=0, le=60)
-    # The most people one replica keeps in memory: bounds its memory with large orgs.
-    cache_max_people: int = Field(default=50_000, ge=100)
+    # The most people one replica keeps in memory: about 5 KB each with every feature and
+    # a decision cached (tracemalloc), so the default keeps a worker near 200 MB.
+    cache_max_people: int = Field(default=15_000, ge=100)
     # Absolute URLs in Link headers and xsiActionsEndpoint; derived from the request if unset.
     public_base_url: str | None = None
     # Seconds a 503 asks clients to wait when the database is unreachable.
