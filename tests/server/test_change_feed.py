@@ -101,3 +101,22 @@ async def test_a_replica_starts_after_the_events_it_could_not_have_cached(
     await feed.start()
     assert await feed.poll() == 0
     assert cache.evicted == []
+
+
+async def test_a_feed_started_without_the_database_finds_its_cursor_later(
+    engine: AsyncEngine, world: World
+) -> None:
+    from callsettings.storage.database import create_engine
+
+    offline = create_engine("postgresql://postgres@127.0.0.1:9/nowhere")
+    feed = ChangeFeed(offline, Recording(), poll_seconds=0, clock=Clock())
+    await feed.start()  # does not raise: the service must start and answer 503s
+    await offline.dispose()
+    await insert_event(engine, world, 1, world.ann.id)
+    cache = Recording()
+    feed = ChangeFeed(engine, cache, poll_seconds=0, clock=Clock())
+    feed._cursor = None  # as if started while the database was away
+    assert await feed.poll() == 0  # first contact: cursor found, everything forgotten
+    await insert_event(engine, world, 2, world.bob.id)
+    assert await feed.poll() == 1
+    assert cache.evicted == [world.bob.id]

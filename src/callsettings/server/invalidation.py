@@ -116,14 +116,21 @@ class ChangeFeed:
         self._cache = cache
         self._poll_seconds = poll_seconds
         self._clock = clock or asyncio.get_running_loop().time
-        self._cursor = 0
+        self._cursor: int | None = None  # None: not known yet (the database was away)
         self._gaps: dict[int, float] = {}  # ids not seen yet below the cursor -> since when
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Start after the newest event: this replica has cached nothing older."""
-        async with self._engine.connect() as conn:
-            self._cursor = await repo.last_change_id(conn)
+        """Start after the newest event: this replica has cached nothing older.
+
+        A database that is away must not stop the service from starting (it answers 503s
+        until the database is back); the first poll that reaches it finds the cursor.
+        """
+        try:
+            async with self._engine.connect() as conn:
+                self._cursor = await repo.last_change_id(conn)
+        except Exception:
+            log.warning("the change feed starts without the database; it will retry")
         if self._poll_seconds > 0:
             self._task = asyncio.create_task(self._run())
 
@@ -141,18 +148,25 @@ class ChangeFeed:
 
     async def poll(self) -> int:
         """Read what is new; return how many people were evicted."""
-        low = min(self._gaps, default=self._cursor + 1) - 1
+        if self._cursor is None:
+            async with self._engine.connect() as conn:
+                self._cursor = await repo.last_change_id(conn)
+            self._cache.evict_all()  # what happened before is unknown: forget it all
+            return 0
+        cursor = self._cursor
+        low = min(self._gaps, default=cursor + 1) - 1
         async with self._engine.connect() as conn:
-            rows = await repo.changes_after(conn, min(low, self._cursor))
+            rows = await repo.changes_after(conn, min(low, cursor))
         evicted = 0
         now = self._clock()
         for event_id, person_id in rows:
-            if event_id > self._cursor or self._gaps.pop(event_id, None) is not None:
+            if event_id > cursor or self._gaps.pop(event_id, None) is not None:
                 self._cache.evict_person(person_id)
                 evicted += 1
-            if event_id > self._cursor:
-                self._gaps.update(dict.fromkeys(range(self._cursor + 1, event_id), now))
-                self._cursor = event_id
+            if event_id > cursor:
+                self._gaps.update(dict.fromkeys(range(cursor + 1, event_id), now))
+                cursor = event_id
+        self._cursor = cursor
         self._gaps = {i: t for i, t in self._gaps.items() if now - t < GAP_SECONDS}
         return evicted
 
