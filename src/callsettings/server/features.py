@@ -156,7 +156,7 @@ async def store(
 
 
 async def _validate_forwarding(
-    conn: AsyncConnection, candidate: Any, _current: Any, person: Person, org: Organization
+    conn: AsyncConnection, candidate: Any, current: Any, person: Person, org: Organization
 ) -> Document:
     owner = Owner(
         country=org.country,
@@ -165,7 +165,7 @@ async def _validate_forwarding(
         system_max_rings=org.system_max_rings,
     )
     checked = validate_forwarding(candidate, owner)
-    await _check_internal_extensions(conn, checked, org.id)
+    await _check_internal_extensions(conn, checked, current, org.id)
     await _refuse_unconditional_loop(conn, checked, person, org)
     return checked
 
@@ -188,12 +188,15 @@ async def _refuse_unconditional_loop(
 
 
 async def _check_internal_extensions(
-    conn: AsyncConnection, document: CallForwarding, org_id: uuid.UUID
+    conn: AsyncConnection, document: CallForwarding, current: CallForwarding, org_id: uuid.UUID
 ) -> None:
+    """Refuse extensions nobody has; only new ones are looked up (a stored one was checked)."""
+    stored = set(destinations(current))
     for path, destination in destinations(document):
         if (
             is_extension(destination)
-            and await repo.find_person_by_dial(conn, org_id, destination) is None
+            and (path, destination) not in stored
+            and not await repo.extension_taken(conn, org_id, destination)
         ):
             raise InvalidSetting(
                 f"{path}.destination",

@@ -66,10 +66,13 @@ async def insert_organization(conn: AsyncConnection, org: Organization) -> None:
     )
 
 
+# The write path's statements are built once: building a statement and its cache key
+# each time cost more than running it (a PUT runs five of them under the writer lock).
+_ORGANIZATION = sa.select(t.organizations).where(t.organizations.c.id == sa.bindparam("id"))
+
+
 async def get_organization(conn: AsyncConnection, org_id: uuid.UUID) -> Organization | None:
-    row = (
-        await conn.execute(sa.select(t.organizations).where(t.organizations.c.id == str(org_id)))
-    ).first()
+    row = (await conn.execute(_ORGANIZATION, {"id": str(org_id)})).first()
     return None if row is None else _organization(row)
 
 
@@ -193,16 +196,22 @@ async def _with_numbers(conn: AsyncConnection, rows: Sequence[sa.Row[Any]]) -> l
     return [_person(row, numbers[row.id]) for row in rows]
 
 
+_PERSON = (
+    sa.select(
+        t.people,
+        t.phone_numbers.c.number,
+        t.phone_numbers.c.type.label("number_type"),
+        t.phone_numbers.c.is_primary,
+    )
+    .outerjoin(t.phone_numbers, t.phone_numbers.c.person_id == t.people.c.id)
+    .where(t.people.c.id == sa.bindparam("id"))
+    .order_by(t.phone_numbers.c.is_primary.desc(), t.phone_numbers.c.number)
+)
+
+
 async def get_person(conn: AsyncConnection, person_id: uuid.UUID) -> Person | None:
     """Return one person with their numbers, in one query (the write path's hot read)."""
-    n = t.phone_numbers.c
-    query = (
-        sa.select(t.people, n.number, n.type.label("number_type"), n.is_primary)
-        .outerjoin(t.phone_numbers, n.person_id == t.people.c.id)
-        .where(t.people.c.id == str(person_id))
-        .order_by(n.is_primary.desc(), n.number)
-    )
-    rows = (await conn.execute(query)).all()
+    rows = (await conn.execute(_PERSON, {"id": str(person_id)})).all()
     if not rows:
         return None
     numbers = [
@@ -294,11 +303,27 @@ async def get_xsi_password(conn: AsyncConnection, person_id: uuid.UUID) -> str |
 # ---- feature documents and the audit trail ---------------------------------------------
 
 
+_FEATURE = sa.select(t.feature_settings.c.document).where(
+    t.feature_settings.c.person_id == sa.bindparam("person_id"),
+    t.feature_settings.c.feature == sa.bindparam("feature"),
+)
+
+
 async def get_feature(conn: AsyncConnection, person_id: uuid.UUID, feature: str) -> str | None:
-    query = sa.select(t.feature_settings.c.document).where(
-        t.feature_settings.c.person_id == str(person_id), t.feature_settings.c.feature == feature
-    )
-    return (await conn.execute(query)).scalar()
+    return (
+        await conn.execute(_FEATURE, {"person_id": str(person_id), "feature": feature})
+    ).scalar()
+
+
+_EXTENSION_TAKEN = sa.select(t.people.c.id).where(
+    t.people.c.org_id == sa.bindparam("org_id"), t.people.c.extension == sa.bindparam("extension")
+)
+
+
+async def extension_taken(conn: AsyncConnection, org_id: uuid.UUID, extension: str) -> bool:
+    """Whether someone in the organization has this extension."""
+    params = {"org_id": str(org_id), "extension": extension}
+    return (await conn.execute(_EXTENSION_TAKEN, params)).first() is not None
 
 
 async def get_features(conn: AsyncConnection, person_id: uuid.UUID) -> dict[str, str]:
@@ -318,18 +343,25 @@ async def org_features(conn: AsyncConnection, org_id: uuid.UUID, feature: str) -
     return {row.person_id: row.document for row in await conn.execute(query)}
 
 
+_UPDATE_FEATURE = t.feature_settings.update().where(
+    t.feature_settings.c.person_id == sa.bindparam("person"),
+    t.feature_settings.c.feature == sa.bindparam("name"),
+)
+
+
 async def save_feature(conn: AsyncConnection, change: Change) -> None:
     """Store the new document and its audit event in the caller's transaction."""
     now = utcnow()
     person_id = str(change.person.id)
     assert change.after is not None
     updated = await conn.execute(
-        t.feature_settings.update()
-        .where(
-            t.feature_settings.c.person_id == person_id,
-            t.feature_settings.c.feature == change.feature.value,
-        )
-        .values(document=change.after, updated=now)
+        _UPDATE_FEATURE,
+        {
+            "person": person_id,
+            "name": change.feature.value,
+            "document": change.after,
+            "updated": now,
+        },
     )
     if updated.rowcount == 0:
         await conn.execute(
@@ -343,21 +375,25 @@ async def save_feature(conn: AsyncConnection, change: Change) -> None:
     await record_audit(conn, change, now)
 
 
+_INSERT_AUDIT = t.audit_events.insert()
+
+
 async def record_audit(conn: AsyncConnection, change: Change, now: datetime | None = None) -> None:
     await conn.execute(
-        t.audit_events.insert().values(
-            org_id=str(change.person.org_id),
-            actor_id=change.actor_id,
-            actor_name=change.actor_name,
-            token_id=None if change.token_id is None else str(change.token_id),
-            person_id=str(change.person.id),
-            feature=change.feature.value,
-            dialect=change.dialect,
-            before=change.before,
-            after=change.after,
-            tracking_id=change.tracking_id,
-            created=now or utcnow(),
-        )
+        _INSERT_AUDIT,
+        {
+            "org_id": str(change.person.org_id),
+            "actor_id": change.actor_id,
+            "actor_name": change.actor_name,
+            "token_id": None if change.token_id is None else str(change.token_id),
+            "person_id": str(change.person.id),
+            "feature": change.feature.value,
+            "dialect": change.dialect,
+            "before": change.before,
+            "after": change.after,
+            "tracking_id": change.tracking_id,
+            "created": now or utcnow(),
+        },
     )
 
 
