@@ -10,6 +10,7 @@ import pytest
 
 from callsettings.sdk import AlwaysRule, CallForwarding, DoNotDisturb, Voicemail
 from tests.sdk.conftest import Live
+from tests.server.test_call_forwarding_api import DEFAULT as DEFAULT_FORWARDING
 
 MakeClient = Callable[..., Any]
 
@@ -74,23 +75,7 @@ async def test_reading_call_forwarding_gives_every_rule(make_client: MakeClient)
     response = await make_client().get_call_forward_setting()
     assert response.status_code == 200
     assert response.message == "SUCCESS"
-    assert response.call_setting == {
-        "callForwarding": {
-            "always": {
-                "enabled": False,
-                "ringReminderEnabled": False,
-                "destinationVoicemailEnabled": False,
-            },
-            "busy": {"enabled": False, "destinationVoicemailEnabled": False},
-            "noAnswer": {
-                "enabled": False,
-                "numberOfRings": 3,
-                "systemMaxNumberOfRings": 20,
-                "destinationVoicemailEnabled": False,
-            },
-        },
-        "businessContinuity": {"enabled": False, "destinationVoicemailEnabled": False},
-    }
+    assert response.call_setting == DEFAULT_FORWARDING
     assert response.setting == CallForwarding()
 
 
