@@ -44,6 +44,17 @@ class World:
         return encode_id(IdType.PEOPLE, uuid.UUID(int=7))
 
 
+async def seed_world(database_url: str) -> World:
+    """Build the world in the database at `database_url` with an engine of its own."""
+    from callsettings.storage.database import create_engine
+
+    engine = create_engine(database_url)
+    try:
+        return await build_world(engine)
+    finally:
+        await engine.dispose()
+
+
 async def build_world(engine: AsyncEngine) -> World:
     async with write_transaction(engine) as conn:
         org = await provisioning.create_organization(conn, "Org A", country="US")

@@ -16,7 +16,7 @@ from callsettings.server.cache import SettingsCache
 from callsettings.storage import repositories as repo
 from callsettings.storage.database import create_engine, write_transaction
 from tests.conftest import REDIS_ENV
-from tests.factories import World, build_world
+from tests.factories import World, build_world, seed_world
 from tests.server.conftest import make_config
 
 
@@ -121,9 +121,7 @@ async def test_a_put_is_visible_at_once_on_the_same_replica_despite_a_long_ttl(
 async def test_without_redis_other_replicas_evict_through_the_change_feed(
     sqlite_url: str,
 ) -> None:
-    engine = create_engine(sqlite_url)
-    world = await build_world(engine)
-    await engine.dispose()
+    world = await seed_world(sqlite_url)
     config = make_config(sqlite_url, cache_seconds=300, change_poll_seconds=0.05)
     async with (
         AsyncTestClient(app=create_app(config)) as one,
@@ -144,9 +142,7 @@ async def test_without_redis_other_replicas_evict_through_the_change_feed(
 async def test_with_the_feed_off_and_no_redis_another_replica_serves_its_cache_until_expiry(
     sqlite_url: str,
 ) -> None:
-    engine = create_engine(sqlite_url)
-    world = await build_world(engine)
-    await engine.dispose()
+    world = await seed_world(sqlite_url)
     config = make_config(sqlite_url, cache_seconds=300, change_poll_seconds=0)
     async with (
         AsyncTestClient(app=create_app(config)) as one,
@@ -163,9 +159,7 @@ async def test_with_redis_other_replicas_evict_when_a_person_changes(sqlite_url:
     redis_url = os.environ.get(REDIS_ENV)
     if not redis_url:
         pytest.skip(f"replica invalidation needs {REDIS_ENV} (set by .ci/run)")
-    engine = create_engine(sqlite_url)
-    world = await build_world(engine)
-    await engine.dispose()
+    world = await seed_world(sqlite_url)
     config = make_config(sqlite_url, cache_seconds=300, redis_url=redis_url)
     async with (
         AsyncTestClient(app=create_app(config)) as one,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,29 +9,14 @@ import pytest
 from wxc_sdk import WebexSimpleApi
 from wxc_sdk.rest import RestError
 
-from callsettings.storage.database import create_engine
-from tests.factories import World, build_world
-from tests.live import serve_for_test
+from tests.factories import World
+from tests.server.wxc_support import wxc_against_live_server
 
 
 @pytest.fixture
 def wxc(sqlite_url: str) -> Iterator[tuple[WebexSimpleApi, World]]:
-    async def seed() -> World:
-        engine = create_engine(sqlite_url)
-        try:
-            return await build_world(engine)
-        finally:
-            await engine.dispose()
-
-    world = asyncio.run(seed())
-    with serve_for_test(sqlite_url) as base_url:
-        api = WebexSimpleApi(tokens=world.tokens["full"], retry_429=False)
-        # wxc_sdk's documented way to point it at another server.
-        api.session.BASE = f"{base_url}/v1"
-        try:
-            yield api, world
-        finally:
-            api.close()
+    with wxc_against_live_server(sqlite_url) as (api, world):
+        yield api, world
 
 
 def test_wxc_sdk_reads_modifies_and_reads_back_call_forwarding(wxc: Any) -> None:

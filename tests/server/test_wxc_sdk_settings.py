@@ -15,30 +15,17 @@ from wxc_sdk.rest import RestError
 
 from callsettings.storage import repositories as repo
 from callsettings.storage.database import create_engine
-from tests.factories import World, build_world
-from tests.live import serve_for_test
+from tests.factories import World
 from tests.server.audio import wav_bytes
+from tests.server.wxc_support import wxc_against_live_server
 
 Live = tuple[WebexSimpleApi, World, str]
 
 
 @pytest.fixture
 def wxc(sqlite_url: str) -> Iterator[Live]:
-    async def seed() -> World:
-        engine = create_engine(sqlite_url)
-        try:
-            return await build_world(engine)
-        finally:
-            await engine.dispose()
-
-    world = asyncio.run(seed())
-    with serve_for_test(sqlite_url) as base_url:
-        api = WebexSimpleApi(tokens=world.tokens["full"], retry_429=False)
-        api.session.BASE = f"{base_url}/v1"
-        try:
-            yield api, world, sqlite_url
-        finally:
-            api.close()
+    with wxc_against_live_server(sqlite_url) as (api, world):
+        yield api, world, sqlite_url
 
 
 def read_db(url: str, work: Any) -> Any:
