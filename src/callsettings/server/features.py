@@ -81,15 +81,24 @@ async def read_all(conn: AsyncConnection, person: Person, org: Organization) -> 
     return [await read(conn, person, org, feature) for feature in MODELS]
 
 
-def as_subscriber(
-    person: Person, documents: list[Document], forwarding: CallForwarding | None = None
-) -> Subscriber:
+def _forwarding_only(person: Person, forwarding: CallForwarding) -> Subscriber:
+    """A person as the loop check sees them: their forwarding, every other feature default."""
+    return Subscriber(
+        id=encode_id(IdType.PEOPLE, person.id),
+        name=person.display_name,
+        extension=person.extension,
+        numbers=person.numbers,
+        forwarding=forwarding,
+    )
+
+
+def as_subscriber(person: Person, documents: list[Document]) -> Subscriber:
     """The engine's view of a person (documents in the order of MODELS).
 
     Its id is the person's Webex id, so decisions name mailboxes as the API does.
     """
-    stored_forwarding, dnd, call_waiting, voicemail = documents
-    assert isinstance(stored_forwarding, CallForwarding)
+    forwarding, dnd, call_waiting, voicemail = documents
+    assert isinstance(forwarding, CallForwarding)
     assert isinstance(dnd, DoNotDisturb)
     assert isinstance(call_waiting, CallWaiting)
     assert isinstance(voicemail, Voicemail)
@@ -98,7 +107,7 @@ def as_subscriber(
         name=person.display_name,
         extension=person.extension,
         numbers=person.numbers,
-        forwarding=stored_forwarding if forwarding is None else forwarding,
+        forwarding=forwarding,
         dnd=dnd,
         call_waiting=call_waiting,
         voicemail=voicemail,
@@ -176,10 +185,13 @@ async def _refuse_unconditional_loop(
     """Refuse an "always" forward that would lead back to `person` through always-forwards."""
     if not document.call_forwarding.always.enabled:
         return
-    changed = as_subscriber(person, await read_all(conn, person, org), forwarding=document)
+    changed = _forwarding_only(person, document)
 
     async def load(other: Person) -> Subscriber:
-        return as_subscriber(other, await read_all(conn, other, org))
+        # Only "always" rules can close a cycle: the other documents are not read.
+        forwarding = await read(conn, other, org, Feature.CALL_FORWARDING)
+        assert isinstance(forwarding, CallForwarding)
+        return _forwarding_only(other, forwarding)
 
     directory = StoredDirectory(conn, org, load, pending=[changed])
     cycle = await settle(lambda lookup: unconditional_cycle(changed, lookup), directory)
