@@ -109,6 +109,8 @@ class _GroupCommit:
         self.lock = asyncio.Lock()
         self.conn: AsyncConnection | None = None
         self.waiting: list[asyncio.Future[None]] = []
+        # The loop keeps only weak references to tasks: hold the pending flush here.
+        self.flushing: set[asyncio.Task[None]] = set()
 
     async def connection(self) -> AsyncConnection:
         if self.conn is None:
@@ -126,7 +128,9 @@ class _GroupCommit:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if not self.waiting:
             # Queued behind the writers already waiting for the lock: they join this commit.
-            asyncio.get_running_loop().create_task(self.flush())
+            task = asyncio.get_running_loop().create_task(self.flush())
+            self.flushing.add(task)
+            task.add_done_callback(self.flushing.discard)
         self.waiting.append(done)
         return done
 
