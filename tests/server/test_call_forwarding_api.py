@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -9,8 +10,10 @@ import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callsettings.server.app import create_app
 from callsettings.storage import tables
 from tests.factories import World
+from tests.server.conftest import make_config
 
 Client = AsyncTestClient[Any]
 
@@ -185,16 +188,22 @@ async def test_self_forward_message_says_what_is_wrong(client: Client, world: Wo
 
 
 async def test_rings_above_a_lower_org_maximum_are_refused(
-    client: Client, world: World, engine: AsyncEngine
+    database_url: str, world: World, engine: AsyncEngine
 ) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(tables.organizations.update().values(system_max_rings=6))
-    got = (await client.get(url(world), headers=world.auth("full"))).json()
+    app = create_app(make_config(database_url, cache_seconds=0.2))
+    async with AsyncTestClient(app=app) as client:
+        assert (await client.get(url(world), headers=world.auth("full"))).status_code == 200
+        async with engine.begin() as conn:
+            await conn.execute(tables.organizations.update().values(system_max_rings=6))
+        # Provisioning changed the organization behind the service's back: the write path
+        # reads it afresh at once, reads once the organization's cache entry expires.
+        body = {"callForwarding": {"noAnswer": {"numberOfRings": 7}}}
+        response = await client.put(url(world), json=body, headers=world.auth("full"))
+        assert response.status_code == 400
+        assert "between 2 and 6, got 7" in response.json()["message"]
+        await asyncio.sleep(0.25)
+        got = (await client.get(url(world), headers=world.auth("full"))).json()
     assert got["callForwarding"]["noAnswer"]["systemMaxNumberOfRings"] == 6
-    body = {"callForwarding": {"noAnswer": {"numberOfRings": 7}}}
-    response = await client.put(url(world), json=body, headers=world.auth("full"))
-    assert response.status_code == 400
-    assert "between 2 and 6, got 7" in response.json()["message"]
 
 
 async def test_an_accepted_change_is_audited_with_actor_before_after_and_tracking_id(

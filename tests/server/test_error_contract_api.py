@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from callsettings.server import features
 from callsettings.server.app import create_app
+from callsettings.server.reads import CachedReader
 from tests.factories import World
 from tests.server.conftest import make_config
 
@@ -127,7 +127,9 @@ async def test_an_unexpected_exception_is_a_500_that_leaks_nothing(
     async def broken(*_args: Any) -> Any:
         raise RuntimeError("secret internal detail /etc/passwd")
 
-    monkeypatch.setattr(features, "read", broken)
+    # The routed handler's read (the warm path hands it every request it cannot answer,
+    # and the token is not known yet on the first request).
+    monkeypatch.setattr(CachedReader, "document", broken)
     response = await client.get(url(world), headers=world.auth("full"))
     body = assert_webex_error(response, 500, 50001)
     assert "secret" not in response.text

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,9 +14,19 @@ from litestar.testing import AsyncTestClient
 
 from callsettings.server.app import create_app
 from callsettings.server.auth import TokenCache
-from callsettings.server.cache import SettingsCache
+from callsettings.server.cache import (
+    DICTIONARIES,
+    MAX_DERIVED,
+    NOBODY,
+    SettingsCache,
+    deflate,
+    inflate,
+    pack_person,
+    unpack_person,
+)
 from callsettings.storage import repositories as repo
 from callsettings.storage.database import create_engine, write_transaction
+from callsettings.storage.records import Organization, Person, PhoneNumber
 from tests.conftest import REDIS_ENV
 from tests.factories import World, build_world, seed_world
 from tests.server.conftest import make_config
@@ -28,56 +40,165 @@ class FakeClock:
         return self.now
 
 
-def test_entries_expire_after_the_ttl() -> None:
+def _person(**changes: Any) -> Person:
+    fields: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "org_id": uuid.uuid4(),
+        "location_id": uuid.uuid4(),
+        "email": "ann@example.com",
+        "display_name": "Ann Lee",
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "extension": "1001",
+        "phone_numbers": (
+            PhoneNumber("+12125550100"),
+            PhoneNumber("+12125550101", "mobile", False),
+        ),
+        "roles": ("full_admin",),
+        "created": datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        "last_modified": datetime(2026, 2, 3, 4, 5, 6, 7, tzinfo=UTC),
+    }
+    return Person(**{**fields, **changes})
+
+
+@pytest.mark.parametrize(
+    "person",
+    [
+        _person(),
+        _person(location_id=None, extension=None, phone_numbers=(), roles=()),
+        _person(display_name="Zoë Ångström 名前", email="zoe@example.com"),
+    ],
+)
+def test_a_person_packs_and_unpacks_unchanged(person: Person) -> None:
+    packed = pack_person(person)
+    assert unpack_person(packed) == person
+    assert len(packed) < 200  # the budget that lets a worker hold 100,000 people
+
+
+@pytest.mark.parametrize(
+    ("feature", "document"),
+    [
+        ("callForwarding", DICTIONARIES["callForwarding"]),
+        ("callForwarding", DICTIONARIES["callForwarding"].replace(b"false", b"true", 1)),
+        ("voicemail", DICTIONARIES["voicemail"]),
+        ("voicemail", b'{"enabled":true,"other":"' + b"x" * 3000 + b'"}'),
+        ("doNotDisturb", b"{}"),
+    ],
+)
+def test_a_document_deflates_and_inflates_unchanged(feature: str, document: bytes) -> None:
+    assert inflate(feature, deflate(feature, document)) == document
+
+
+def test_a_default_document_is_held_as_nothing_and_a_changed_one_in_a_few_bytes() -> None:
+    default = DICTIONARIES["callForwarding"]
+    assert deflate("callForwarding", default) == b""
+    assert len(deflate("callForwarding", default.replace(b"false", b"true", 1))) < 40
+
+
+def _held(cache: SettingsCache, person: Person, document: bytes = b"{}") -> None:
+    generation = cache.generation(person.id)
+    cache.put_person(person, generation)
+    cache.put_document(person.id, "callForwarding", document, generation)
+
+
+def test_people_expire_after_their_ttl() -> None:
     clock = FakeClock()
-    cache = SettingsCache(ttl=2.0, clock=clock)
+    cache = SettingsCache(ttl=2.0, clock=clock, people_ttl=5.0)
+    person = _person()
+    _held(cache, person)
+    assert cache.person(person.id) == person
+    assert cache.document(person.id, "callForwarding") == b"{}"
+    clock.now += 4.9
+    assert cache.document(person.id, "callForwarding") == b"{}"
+    clock.now += 0.1
+    assert cache.person(person.id) is None
+    assert cache.document(person.id, "callForwarding") is None
+
+
+def test_a_document_of_a_person_not_held_is_not_kept() -> None:
+    cache = SettingsCache(ttl=60)
     person_id = uuid.uuid4()
     cache.put_document(person_id, "callForwarding", b"{}", cache.generation(person_id))
-    assert cache.documents.get((person_id, "callForwarding")) == b"{}"
-    clock.now += 2.0
-    assert cache.documents.get((person_id, "callForwarding")) is None
+    assert cache.document(person_id, "callForwarding") is None
+
+
+def test_holding_a_person_again_keeps_their_documents() -> None:
+    cache = SettingsCache(ttl=60)
+    person = _person()
+    _held(cache, person, b'{"a":1}')
+    cache.put_person(person, cache.generation(person.id))
+    assert cache.document(person.id, "callForwarding") == b'{"a":1}'
 
 
 def test_a_read_that_raced_a_write_does_not_store_the_old_value() -> None:
     cache = SettingsCache(ttl=60)
-    person_id = uuid.uuid4()
-    before_read = cache.generation(person_id)
-    cache.evict_person(person_id)  # a write committed while the read was in flight
-    cache.put_document(person_id, "callForwarding", b"old", before_read)
-    assert cache.documents.get((person_id, "callForwarding")) is None
-    cache.put_document(person_id, "callForwarding", b"new", cache.generation(person_id))
-    assert cache.documents.get((person_id, "callForwarding")) == b"new"
+    person = _person()
+    cache.put_person(person, cache.generation(person.id))
+    before_read = cache.generation(person.id)
+    cache.evict_person(person.id)  # a write committed while the read was in flight
+    cache.put_person(person, before_read)
+    cache.put_document(person.id, "callForwarding", b"old", before_read)
+    assert cache.person(person.id) is None
+    _held(cache, person, b"new")
+    assert cache.document(person.id, "callForwarding") == b"new"
 
 
 def test_evict_all_refuses_values_read_before_it() -> None:
     cache = SettingsCache(ttl=60)
-    person_id = uuid.uuid4()
-    before = cache.generation(person_id)
+    person = _person()
+    before = cache.generation(person.id)
     cache.evict_all()
-    cache.put_document(person_id, "voicemail", b"old", before)
-    assert cache.documents.get((person_id, "voicemail")) is None
+    cache.put_person(person, before)
+    assert cache.person(person.id) is None
+
+
+def test_a_changed_organization_forgets_every_person() -> None:
+    cache = SettingsCache(ttl=60)
+    person = _person()
+    org = Organization(person.org_id, "Acme", "US", 20, 6, 5, datetime(2026, 1, 1, tzinfo=UTC))
+    cache.put_org(org)
+    _held(cache, person)
+    cache.put_org(org)  # read again, unchanged: nothing is lost
+    assert cache.person(person.id) == person
+    cache.put_org(replace(org, system_max_rings=6))
+    assert cache.person(person.id) is None
+    assert cache.orgs.get(org.id) == replace(org, system_max_rings=6)
 
 
 def test_a_full_cache_forgets_its_oldest_tenth_and_keeps_the_rest() -> None:
     cache = SettingsCache(ttl=60, max_people=100)
-    people = [uuid.uuid4() for _ in range(101)]
-    for person_id in people:
-        cache.put_document(person_id, "voicemail", b"{}", cache.generation(person_id))
-    # documents hold two per person: the bound is 200 entries, so nobody was dropped yet.
-    assert len(cache.documents) == 101
-    for person_id in people[:100]:
-        cache.subscribers.put(person_id, object())  # type: ignore[arg-type]
-    cache.subscribers.put(people[100], object())  # type: ignore[arg-type]
-    assert len(cache.subscribers) == 91
-    assert cache.subscribers.get(people[0]) is None  # the oldest went first
-    assert cache.subscribers.get(people[99]) is not None
+    people = [_person() for _ in range(101)]
+    for person in people:
+        _held(cache, person)
+    assert cache.people_held() == 91
+    assert cache.person(people[0].id) is None  # the oldest went first
+    assert cache.person(people[100].id) == people[100]
+    for person_id in range(MAX_DERIVED + 1):
+        cache.subscribers.put(uuid.UUID(int=person_id + 1), object())  # type: ignore[arg-type]
+    assert len(cache.subscribers) == MAX_DERIVED + 1 - MAX_DERIVED // 10
+
+
+def test_known_owners_are_kept_and_nobody_expires() -> None:
+    clock = FakeClock()
+    cache = SettingsCache(ttl=2.0, clock=clock)
+    org_id, person_id = uuid.uuid4(), uuid.uuid4()
+    cache.put_owner(org_id, "1001", person_id)
+    cache.put_owner(org_id, "+12125550199", NOBODY)
+    assert cache.owner(org_id, "1001") == person_id
+    assert cache.owner(org_id, "+12125550199") == NOBODY
+    assert cache.owner(uuid.uuid4(), "1001") is None  # owners are per organization
+    clock.now += 2.0
+    assert cache.owner(org_id, "+12125550199") is None
+    assert cache.owner(org_id, "1001") == person_id
 
 
 def test_a_zero_ttl_caches_nothing() -> None:
     cache = SettingsCache(ttl=0)
-    person_id = uuid.uuid4()
-    cache.put_document(person_id, "callForwarding", b"{}", cache.generation(person_id))
-    assert cache.documents.get((person_id, "callForwarding")) is None
+    person = _person()
+    _held(cache, person)
+    cache.put_owner(person.org_id, "1001", person.id)
+    assert cache.person(person.id) is None
+    assert cache.owner(person.org_id, "1001") is None
 
 
 async def test_a_revoked_token_stops_working_within_the_token_ttl(sqlite_url: str) -> None:
@@ -192,7 +313,8 @@ async def test_a_burst_of_misses_for_one_document_makes_one_database_read(
         return await real_read(*args)
 
     monkeypatch.setattr(features, "read", slow_read)
-    app = create_app(make_config(database_url))
+    # A cold cache, so that every request misses at once.
+    app = create_app(make_config(database_url, warm_start=False))
     async with AsyncTestClient(app=app) as client:
         answers = await asyncio.gather(
             *(client.get(_path(world), headers=world.auth("full")) for _ in range(12))

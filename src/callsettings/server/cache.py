@@ -1,14 +1,23 @@
 """What the read path keeps in memory: people, organizations and encoded documents.
 
 Reads are far more frequent than writes, and a read that touches the database costs more
-than the whole HTTP stack. Entries live at most `ttl` seconds; a write on this replica
-evicts the person at once (so this replica never serves a stale document after a
-successful PUT), and other replicas evict when they hear of it (see invalidation.py) or,
-at the latest, when the entry expires.
+than the whole HTTP stack, so a replica aims to hold every person it serves: a worker
+starts by loading people up to its bound (warmup.py), and keeps them until a change evicts
+them. A write on this replica evicts the person at once (so this replica never serves a
+stale document after a successful PUT), and other replicas evict when they hear of it (see
+invalidation.py). Expiry is the last resort for anything the change feed cannot name.
 
 A read that raced a write must not put the old value back: each person has a generation
 that eviction bumps, and a value read from the database is stored only if the generation
 it was read under is still current.
+
+Holding 100,000 people in a worker is a question of bytes per person, so a person is kept
+as one tuple of bytes: the person packed with msgpack (about 150 bytes, 1 us to unpack),
+and each document deflated against its feature's default document as a preset dictionary
+(a changed forwarding document is about 25 bytes; the default one is the empty string,
+shared). Tuples of bytes are also invisible to the garbage collector. Everything derived
+from them (compiled subscribers, encoded decisions) is rebuilt cheaply and kept in small
+bounded maps.
 """
 
 from __future__ import annotations
@@ -16,16 +25,25 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+import zlib
 from collections.abc import Callable
+from datetime import datetime
 from itertools import islice
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
+
+import msgspec
 
 from callsettings.engine import Subscriber
-from callsettings.storage.records import Organization, Person
+from callsettings.settings import CallForwarding, CallWaiting, DoNotDisturb, Voicemail
+from callsettings.storage.records import Organization, Person, PhoneNumber
 
-# In `dials`: the extension or number belongs to nobody in the organization (an outside
-# number, typically a forwarding destination), which is worth remembering too.
+# In the dial maps: the extension or number belongs to nobody in the organization (an
+# outside number, typically a forwarding destination), which is worth remembering too.
 NOBODY = uuid.UUID(int=0)
+
+# The most compiled subscribers and encoded decisions kept: each is a few hundred bytes to
+# two kilobytes, and rebuilding one from the packed person takes about 10 us.
+MAX_DERIVED = 4096
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -52,11 +70,7 @@ class _Expiring(Generic[K, V]):
     def put(self, key: K, value: V) -> None:
         if self._ttl <= 0:
             return
-        if len(self._entries) >= self._max_entries:
-            # Oldest first, by insertion order: no bookkeeping on reads, unlike an LRU,
-            # and no cliff where every entry goes at once.
-            for old in list(islice(self._entries, max(1, self._max_entries // 10))):
-                del self._entries[old]
+        _make_room(self._entries, self._max_entries)
         self._entries[key] = (self._clock() + self._ttl, value)
 
     def pop(self, key: K) -> None:
@@ -69,30 +83,139 @@ class _Expiring(Generic[K, V]):
         return len(self._entries)
 
 
+def _make_room(entries: dict[K, V], max_entries: int) -> None:
+    if len(entries) >= max_entries:
+        # Oldest first, by insertion order: no bookkeeping on reads, unlike an LRU, and no
+        # cliff where every entry goes at once.
+        for old in list(islice(entries, max(1, max_entries // 10))):
+            del entries[old]
+
+
+# ---- packing ---------------------------------------------------------------------------
+
+# The order of the document slots in a person's record, after (expires, packed person).
+FEATURES = ("callForwarding", "doNotDisturb", "callWaiting", "voicemail")
+_SLOT = {feature: 2 + n for n, feature in enumerate(FEATURES)}
+_NOT_READ: tuple[None, ...] = (None,) * len(FEATURES)
+
+# A person packs as an array of their fields (a map would spend half its bytes on names).
+_PackedPerson = tuple[
+    uuid.UUID,
+    uuid.UUID,
+    uuid.UUID | None,
+    str,
+    str,
+    str,
+    str,
+    str | None,
+    tuple[tuple[str, str, bool], ...],
+    tuple[str, ...],
+    datetime,
+    datetime,
+]
+_encode = msgspec.msgpack.Encoder(uuid_format="bytes").encode
+_decode = msgspec.msgpack.Decoder(_PackedPerson).decode
+
+
+def pack_person(p: Person) -> bytes:
+    numbers = tuple((n.number, n.type, n.primary) for n in p.phone_numbers)
+    return _encode(
+        (
+            p.id,
+            p.org_id,
+            p.location_id,
+            p.email,
+            p.display_name,
+            p.first_name,
+            p.last_name,
+            p.extension,
+            numbers,
+            p.roles,
+            p.created,
+            p.last_modified,
+        )
+    )
+
+
+def unpack_person(packed: bytes) -> Person:
+    (id_, org_id, location_id, email, name, first, last, extension, numbers, roles, created,
+     modified) = _decode(packed)  # fmt: skip
+    return Person(
+        id_,
+        org_id,
+        location_id,
+        email,
+        name,
+        first,
+        last,
+        extension,
+        tuple(PhoneNumber(*n) for n in numbers),
+        roles,
+        created,
+        modified,
+    )
+
+
+# Each feature's default document: the preset dictionary its documents deflate against.
+DICTIONARIES = {
+    feature: msgspec.json.encode(model())
+    for feature, model in zip(
+        FEATURES, (CallForwarding, DoNotDisturb, CallWaiting, Voicemail), strict=True
+    )
+}
+_AS_DICTIONARY = b""
+
+
+def deflate(feature: str, encoded: bytes) -> bytes:
+    dictionary = DICTIONARIES[feature]
+    if encoded == dictionary:
+        return _AS_DICTIONARY
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, dictionary)
+    return packer.compress(encoded) + packer.flush()
+
+
+def inflate(feature: str, packed: bytes) -> bytes:
+    dictionary = DICTIONARIES[feature]
+    if packed == _AS_DICTIONARY:
+        return dictionary
+    return zlib.decompressobj(-15, zdict=dictionary).decompress(packed)
+
+
+# A person's record: (expires, packed person, then one packed document or None per feature).
+_Record = tuple[float, bytes, bytes | None, bytes | None, bytes | None, bytes | None]
+
+
 class SettingsCache:
     def __init__(
         self,
         ttl: float,
-        max_people: int = 250_000,
+        max_people: int = 125_000,
         clock: Callable[[], float] = time.monotonic,
+        people_ttl: float | None = None,
     ) -> None:
-        self.people: _Expiring[uuid.UUID, Person] = _Expiring(ttl, max_people, clock)
+        self._ttl = ttl
+        # People are evicted by every change that names them, so their expiry is only a
+        # safety net; it defaults to the general one.
+        self._people_ttl = ttl if people_ttl is None else people_ttl
+        self._max_people = max_people
+        self._clock = clock
+        self._people: dict[uuid.UUID, _Record] = {}
         self.orgs: _Expiring[uuid.UUID, Organization] = _Expiring(ttl, 10_000, clock)
-        self.documents: _Expiring[tuple[uuid.UUID, str], bytes] = _Expiring(
-            ttl, max_people * 2, clock
-        )
-        # The decision API's two look-ups: what was dialled -> whom, and a person compiled
-        # for the engine. A change of extension or number is rare and made by provisioning,
-        # so a dialled entry is trusted for its ttl.
-        self.dials: _Expiring[tuple[uuid.UUID, str], uuid.UUID] = _Expiring(
-            ttl, max_people * 2, clock
-        )
-        self.subscribers: _Expiring[uuid.UUID, Subscriber] = _Expiring(ttl, max_people, clock)
+        self._known_orgs: dict[uuid.UUID, Organization] = {}
+        # What was dialled -> whom, per organization. A person's extension and numbers change
+        # only by provisioning, and they are never reused while the person exists, so a
+        # known owner is kept as long as the people are; "nobody" may change when someone
+        # is provisioned, so it expires with the general ttl.
+        self._owners: dict[uuid.UUID, dict[str, uuid.UUID]] = {}
+        self._owner_count = 0
+        self._nobody: _Expiring[tuple[uuid.UUID, str], bool] = _Expiring(ttl, 10_000, clock)
+        # A person compiled for the engine; rebuilt from the record when it is not here.
+        self.subscribers: _Expiring[uuid.UUID, Subscriber] = _Expiring(ttl, MAX_DERIVED, clock)
         # Encoded decisions by (org, called, state, diversions, explain), each with the
         # eviction count it was made under: any eviction may change who a decision reaches,
         # so an answer is reused only while nobody has been evicted since.
         self.decisions: _Expiring[tuple[object, ...], tuple[int, bytes]] = _Expiring(
-            ttl, max_people, clock
+            ttl, MAX_DERIVED, clock
         )
         self._generations: dict[uuid.UUID, int] = {}
         self._epoch = 0
@@ -104,18 +227,49 @@ class SettingsCache:
         # joined by a request that arrived after it.
         self.flights: dict[tuple[object, ...], asyncio.Future[object]] = {}
 
+    # ---- people and their documents ------------------------------------------------
+
+    def _record(self, person_id: uuid.UUID) -> _Record | None:
+        record = self._people.get(person_id)
+        if record is not None and self._clock() >= record[0]:
+            del self._people[person_id]
+            return None
+        return record
+
+    def person(self, person_id: uuid.UUID) -> Person | None:
+        record = self._record(person_id)
+        return None if record is None else unpack_person(record[1])
+
+    def document(self, person_id: uuid.UUID, feature: str) -> bytes | None:
+        """The encoded document as GET serves it, if this person's is held."""
+        record = self._record(person_id)
+        packed = None if record is None else cast(bytes | None, record[_SLOT[feature]])
+        return None if packed is None else inflate(feature, packed)
+
     def generation(self, person_id: uuid.UUID) -> tuple[int, int]:
         return self._epoch, self._generations.get(person_id, 0)
 
     def put_person(self, person: Person, generation: tuple[int, int]) -> None:
-        if self.generation(person.id) == generation:
-            self.people.put(person.id, person)
+        """Hold `person`, keeping any documents already held (they share the generation)."""
+        if self.generation(person.id) != generation or self._people_ttl <= 0:
+            return
+        record = self._record(person.id)
+        documents = _NOT_READ if record is None else record[2:]
+        if record is None:
+            _make_room(self._people, self._max_people)
+        expires = self._clock() + self._people_ttl
+        self._people[person.id] = (expires, pack_person(person), *documents)
 
     def put_document(
         self, person_id: uuid.UUID, feature: str, encoded: bytes, generation: tuple[int, int]
     ) -> None:
-        if self.generation(person_id) == generation:
-            self.documents.put((person_id, feature), encoded)
+        """Attach a document to a held person (a person not held has nowhere to keep it)."""
+        record = self._record(person_id)
+        if record is None or self.generation(person_id) != generation:
+            return
+        slot = _SLOT[feature]
+        packed = deflate(feature, encoded)
+        self._people[person_id] = (*record[:slot], packed, *record[slot + 1 :])  # type: ignore[assignment]
 
     def put_subscriber(
         self, person_id: uuid.UUID, compiled: Subscriber, generation: tuple[int, int]
@@ -123,20 +277,62 @@ class SettingsCache:
         if self.generation(person_id) == generation:
             self.subscribers.put(person_id, compiled)
 
+    def people_held(self) -> int:
+        return len(self._people)
+
+    def put_org(self, org: Organization) -> None:
+        """Hold `org`; if it changed since it was last read, forget every person first.
+
+        Documents are held encoded, with org-wide values in them (the system maximum of
+        rings), so a changed organization makes them all suspect. Organizations change only
+        by provisioning, rarely: starting afresh is simpler than finding their people.
+        """
+        known = self._known_orgs.get(org.id)
+        if known is not None and known != org:
+            self.evict_all()
+        self._known_orgs[org.id] = org
+        self.orgs.put(org.id, org)
+
+    # ---- who was dialled -----------------------------------------------------------
+
+    def owner(self, org_id: uuid.UUID, dialled: str) -> uuid.UUID | None:
+        """The person with this extension or number, NOBODY, or None when not known."""
+        found = self._owners.get(org_id, {}).get(dialled)
+        if found is not None:
+            return found
+        return NOBODY if self._nobody.get((org_id, dialled)) else None
+
+    def put_owner(self, org_id: uuid.UUID, dialled: str, person_id: uuid.UUID) -> None:
+        if person_id == NOBODY:
+            self._nobody.put((org_id, dialled), True)
+            return
+        if self._ttl <= 0:
+            return
+        if self._owner_count >= 2 * self._max_people:
+            # Past the bound (two per person: an extension and a number), start afresh
+            # rather than track ages: owners are relearned by one indexed query each.
+            self._owners.clear()
+            self._owner_count = 0
+        owners = self._owners.setdefault(org_id, {})
+        if dialled not in owners:
+            self._owner_count += 1
+        owners[dialled] = person_id
+
+    # ---- eviction ------------------------------------------------------------------
+
     def evict_person(self, person_id: uuid.UUID) -> None:
-        """Forget a person and their documents, and refuse values read before now."""
+        """Forget a person's settings, and refuse values read before now."""
         self._generations[person_id] = self._generations.get(person_id, 0) + 1
         self.evictions += 1
-        self.people.pop(person_id)
+        self._people.pop(person_id, None)
         self.subscribers.pop(person_id)
-        for feature in ("callForwarding", "doNotDisturb", "callWaiting", "voicemail"):
-            self.documents.pop((person_id, feature))
 
     def evict_all(self) -> None:
-        self.people.clear()
+        self._people.clear()
         self.orgs.clear()
-        self.documents.clear()
-        self.dials.clear()
+        self._owners.clear()
+        self._owner_count = 0
+        self._nobody.clear()
         self.subscribers.clear()
         self.decisions.clear()
         self._epoch += 1

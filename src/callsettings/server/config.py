@@ -29,16 +29,20 @@ class ServerConfig(BaseSettings):
     max_upload_bytes: int = Field(default=5000 * 1024, ge=1024)
     # How long a token check may be reused; bounds how late a revocation takes effect.
     token_cache_seconds: float = Field(default=2.0, ge=0, le=10)
-    # How long a replica may reuse people and documents it read. Its own writes evict at
-    # once; other replicas' writes evict through the change feed (and Redis when set), so
-    # expiry only bounds changes that write no audit event (provisioning).
+    # How long a replica may reuse what it read without being told of a change: the
+    # organization, outside numbers, compiled forms. Its own writes evict at once; other
+    # replicas' writes evict through the change feed (and Redis when set).
     cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # The same for people and their documents. Every change to them writes an audit event,
+    # which the change feed turns into an eviction, so this is only a safety net.
+    people_cache_seconds: float = Field(default=3600.0, ge=0, le=86400)
     # How often each replica reads the change feed (new audit events) to evict people other
     # replicas changed; 0 turns it off (one process alone, or Redis trusted alone).
     change_poll_seconds: float = Field(default=0.25, ge=0, le=60)
-    # The most people one replica keeps in memory: about 5 KB each with every feature and
-    # a decision cached (tracemalloc), so the default keeps a worker near 200 MB.
-    cache_max_people: int = Field(default=15_000, ge=100)
+    # The most people one replica keeps in memory, each packed into about 700 bytes with
+    # every feature (see cache.py), and whether a worker loads them before serving.
+    cache_max_people: int = Field(default=125_000, ge=100)
+    warm_start: bool = True
     # Absolute URLs in Link headers and xsiActionsEndpoint; derived from the request if unset.
     public_base_url: str | None = None
     # Seconds a 503 asks clients to wait when the database is unreachable.

@@ -10,12 +10,14 @@ errors and cold reads have exactly one implementation.
 from __future__ import annotations
 
 import re
-from typing import Any
+import uuid
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from callsettings.engine import Call, Subscriber, decide
+from callsettings.server import features
 from callsettings.server.auth import Rule, bearer_secret, check_usable, target_org
-from callsettings.server.cache import NOBODY
+from callsettings.server.cache import NOBODY, SettingsCache
 from callsettings.server.errors import ApiError
 from callsettings.server.services import Services
 from callsettings.server.treatment import policy_of
@@ -23,7 +25,7 @@ from callsettings.server.webex import treatment
 from callsettings.server.webex.features import DEFAULT_RULES, RULES
 from callsettings.settings.destinations import is_extension
 from callsettings.settings.ids import IdType, MalformedId, decode_id
-from callsettings.storage.records import Feature
+from callsettings.storage.records import Feature, Organization, Person
 
 _FEATURE_GET = re.compile(
     r"/v1/people/([^/]+)/features/(callForwarding|doNotDisturb|callWaiting|voicemail)"
@@ -70,11 +72,11 @@ def warm_read(
     org_param = _org_param(_query(scope))
     org_id = target_org(token, None if not org_param else decode_id(IdType.ORGANIZATION, org_param))
     cache = services.cache
-    person = cache.people.get(decode_id(IdType.PEOPLE, person_ref))
+    person = cache.person(decode_id(IdType.PEOPLE, person_ref))
     if person is None or person.org_id != org_id or cache.orgs.get(org_id) is None:
         return None
     rule.check_person(token, person)
-    return cache.documents.get((person.id, feature))
+    return cache.document(person.id, feature)
 
 
 class _Cold(Exception):
@@ -109,24 +111,18 @@ def warm_decision(services: Services, scope: dict[str, Any]) -> bytes | None:
         return answered[1]
 
     def lookup(dialled: str) -> Subscriber | None:
-        person_id = cache.dials.get((org_id, dialled))
+        person_id = cache.owner(org_id, dialled)
         if person_id is None:
             raise _Cold
-        if person_id is NOBODY:
-            return None
-        found = cache.subscribers.get(person_id)
-        if found is None:
-            raise _Cold
-        return found
+        return None if person_id == NOBODY else _compiled(cache, person_id, org)[1]
 
-    person_id = cache.dials.get((org_id, called))
-    person = None if person_id is None else cache.people.get(person_id)
-    served = None if person_id is None else cache.subscribers.get(person_id)
-    if person is None or served is None:
-        return None
     evictions = cache.evictions
     history = treatment.padding(count)
     try:
+        person_id = cache.owner(org_id, called)
+        if person_id is None or person_id == NOBODY:
+            return None  # nobody to serve: the routed handler answers the 404
+        person, served = _compiled(cache, person_id, org)
         decision = decide(
             Call(called, _first(query, "caller"), history), served, presence, lookup, policy_of(org)
         )
@@ -135,6 +131,24 @@ def warm_decision(services: Services, scope: dict[str, Any]) -> bytes | None:
     answer = treatment.encode_answer(person, served, decision, len(history), explain)
     cache.decisions.put(key, (evictions, answer))
     return answer
+
+
+def _compiled(
+    cache: SettingsCache, person_id: uuid.UUID, org: Organization
+) -> tuple[Person, Subscriber]:
+    """A held person and their compiled form, compiled now from the held documents if needed."""
+    person = cache.person(person_id)
+    if person is None:
+        raise _Cold
+    compiled = cache.subscribers.get(person_id)
+    if compiled is None:
+        generation = cache.generation(person_id)
+        encoded = [cache.document(person_id, feature.value) for feature in features.MODELS]
+        if None in encoded:
+            raise _Cold
+        compiled = features.compile_encoded(person, org, cast(list[bytes], encoded))
+        cache.put_subscriber(person_id, compiled, generation)
+    return person, compiled
 
 
 class FastReads:

@@ -92,6 +92,13 @@ def _forwarding_only(person: Person, forwarding: CallForwarding) -> Subscriber:
     )
 
 
+def compile_encoded(person: Person, org: Organization, encoded: list[bytes]) -> Subscriber:
+    """The engine's view of a person from their encoded documents (in the order of MODELS)."""
+    return as_subscriber(
+        person, [decode(feature, raw, org) for feature, raw in zip(MODELS, encoded, strict=True)]
+    )
+
+
 def as_subscriber(person: Person, documents: list[Document]) -> Subscriber:
     """The engine's view of a person (documents in the order of MODELS).
 

@@ -68,7 +68,7 @@ class CachedReader:
         return value
 
     async def person(self, person_id: uuid.UUID) -> Person | None:
-        found = self._cache.people.get(person_id)
+        found = self._cache.person(person_id)
         if found is not None:
             return found
         generation = self._cache.generation(person_id)
@@ -86,12 +86,12 @@ class CachedReader:
         if found is None:
             found = await repo.get_organization(await self._connection(), org_id)
             if found is not None:
-                self._cache.orgs.put(org_id, found)
+                self._cache.put_org(found)
         return found
 
     async def document(self, person: Person, org: Organization, feature: Feature) -> bytes:
         """Return the encoded document as GET serves it."""
-        encoded = self._cache.documents.get((person.id, feature.value))
+        encoded = self._cache.document(person.id, feature.value)
         if encoded is not None:
             return encoded
         generation = self._cache.generation(person.id)
@@ -106,17 +106,17 @@ class CachedReader:
 
     async def person_by_dial(self, org: Organization, dialled: str) -> Person | None:
         """Return the person of `org` with this extension or E.164 number."""
-        person_id = self._cache.dials.get((org.id, dialled))
-        if person_id is NOBODY:
+        person_id = self._cache.owner(org.id, dialled)
+        if person_id == NOBODY:
             return None
         if person_id is not None:
             return await self.person(person_id)
         evictions = self._cache.evictions
         found = await repo.find_person_by_dial(await self._connection(), org.id, dialled)
-        self._cache.dials.put((org.id, dialled), NOBODY if found is None else found.id)
+        self._cache.put_owner(org.id, dialled, NOBODY if found is None else found.id)
         if found is not None and self._cache.evictions == evictions:
             # Nobody was evicted during the read, so the row is as fresh as a person read.
-            self._cache.people.put(found.id, found)
+            self._cache.put_person(found, self._cache.generation(found.id))
         return found
 
     async def subscriber(self, person: Person, org: Organization) -> Subscriber:
@@ -125,10 +125,7 @@ class CachedReader:
         if compiled is not None:
             return compiled
         generation = self._cache.generation(person.id)
-        documents = [
-            features.decode(feature, await self.document(person, org, feature), org)
-            for feature in features.MODELS
-        ]
-        compiled = features.as_subscriber(person, documents)
+        encoded = [await self.document(person, org, feature) for feature in features.MODELS]
+        compiled = features.compile_encoded(person, org, encoded)
         self._cache.put_subscriber(person.id, compiled, generation)
         return compiled

@@ -343,6 +343,17 @@ async def org_features(conn: AsyncConnection, org_id: uuid.UUID, feature: str) -
     return {row.person_id: row.document for row in await conn.execute(query)}
 
 
+async def features_of(
+    conn: AsyncConnection, person_ids: Sequence[uuid.UUID]
+) -> dict[tuple[uuid.UUID, str], str]:
+    """Return {(person id, feature): document} of every stored document of these people."""
+    wanted = {str(i): i for i in person_ids}
+    query = sa.select(
+        t.feature_settings.c.person_id, t.feature_settings.c.feature, t.feature_settings.c.document
+    ).where(t.feature_settings.c.person_id.in_(list(wanted)))
+    return {(wanted[r.person_id], r.feature): r.document for r in await conn.execute(query)}
+
+
 _UPDATE_FEATURE = t.feature_settings.update().where(
     t.feature_settings.c.person_id == sa.bindparam("person"),
     t.feature_settings.c.feature == sa.bindparam("name"),

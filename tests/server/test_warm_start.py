@@ -1,0 +1,88 @@
+"""A warm start: a worker holds the people it serves before its first request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callsettings.server import features
+from callsettings.server.app import create_app
+from callsettings.server.cache import SettingsCache
+from callsettings.server.warmup import warm
+from callsettings.storage import repositories as repo
+from tests.factories import World
+from tests.server.conftest import make_config
+
+
+def _path(world: World, feature: str = "callForwarding") -> str:
+    return f"/v1/people/{world.pid(world.ann)}/features/{feature}"
+
+
+async def test_after_a_warm_start_settings_are_read_without_the_database(
+    database_url: str, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(make_config(database_url))
+    async with AsyncTestClient(app=app) as client:
+
+        async def no_database(*_args: Any) -> Any:
+            raise AssertionError("read from the database after a warm start")
+
+        monkeypatch.setattr(repo, "get_person", no_database)
+        monkeypatch.setattr(features, "read", no_database)
+        for feature in ("callForwarding", "doNotDisturb", "callWaiting", "voicemail"):
+            got = await client.get(_path(world, feature), headers=world.auth("full"))
+            assert got.status_code == 200, got.text
+        decision = await client.get(
+            "/v1/callsettings/treatment", params={"called": "1002"}, headers=world.auth("service")
+        )
+    assert decision.status_code == 200, decision.text
+    assert decision.json()["called"]["displayName"] == "Bob Test"
+
+
+async def test_a_warm_start_holds_every_person_with_every_document(
+    engine: AsyncEngine, world: World
+) -> None:
+    cache = SettingsCache(ttl=60)
+    assert await warm(engine, cache, max_people=1000) == 4
+    for person in (world.ann, world.bob, world.cat, world.zed):
+        assert cache.person(person.id) == person
+        assert cache.owner(person.org_id, person.extension or "") == person.id
+        for feature in features.MODELS:
+            assert cache.document(person.id, feature.value) is not None
+
+
+async def test_a_warm_start_stops_at_the_bound(engine: AsyncEngine, world: World) -> None:
+    cache = SettingsCache(ttl=60)
+    assert await warm(engine, cache, max_people=2) == 2
+    assert cache.people_held() == 2
+
+
+async def test_a_change_evicted_while_a_page_loads_is_not_held_stale(
+    engine: AsyncEngine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = SettingsCache(ttl=60)
+    real = repo.features_of
+
+    async def features_then_a_change(*args: Any) -> Any:
+        found = await real(*args)
+        cache.evict_person(world.ann.id)  # the change feed heard of a change meanwhile
+        return found
+
+    monkeypatch.setattr(repo, "features_of", features_then_a_change)
+    await warm(engine, cache, max_people=1000)
+    assert cache.person(world.ann.id) is None
+    assert cache.person(world.bob.id) == world.bob
+
+
+async def test_without_a_warm_start_nobody_is_held_until_read(
+    database_url: str, world: World
+) -> None:
+    app = create_app(make_config(database_url, warm_start=False))
+    async with AsyncTestClient(app=app) as client:
+        cache = app.app.app.state.services.cache
+        assert cache.people_held() == 0
+        assert (await client.get(_path(world), headers=world.auth("full"))).status_code == 200
+        assert cache.people_held() == 1
