@@ -16,7 +16,7 @@ from callsettings.server.app import create_app
 from callsettings.server.auth import TokenCache
 from callsettings.server.cache import (
     DICTIONARIES,
-    MAX_DERIVED,
+    MAX_COMPILED,
     NOBODY,
     SettingsCache,
     deflate,
@@ -86,13 +86,14 @@ def test_a_person_packs_and_unpacks_unchanged(person: Person) -> None:
     ],
 )
 def test_a_document_deflates_and_inflates_unchanged(feature: str, document: bytes) -> None:
-    assert inflate(feature, deflate(feature, document)) == document
+    dictionary = DICTIONARIES[feature]
+    assert inflate(dictionary, deflate(dictionary, document)) == document
 
 
 def test_a_default_document_is_held_as_nothing_and_a_changed_one_in_a_few_bytes() -> None:
     default = DICTIONARIES["callForwarding"]
-    assert deflate("callForwarding", default) == b""
-    assert len(deflate("callForwarding", default.replace(b"false", b"true", 1))) < 40
+    assert deflate(default, default) == b""
+    assert len(deflate(default, default.replace(b"false", b"true", 1))) < 40
 
 
 def _held(cache: SettingsCache, person: Person, document: bytes = b"{}") -> None:
@@ -173,9 +174,9 @@ def test_a_full_cache_forgets_its_oldest_tenth_and_keeps_the_rest() -> None:
     assert cache.people_held() == 91
     assert cache.person(people[0].id) is None  # the oldest went first
     assert cache.person(people[100].id) == people[100]
-    for person_id in range(MAX_DERIVED + 1):
+    for person_id in range(MAX_COMPILED + 1):
         cache.subscribers.put(uuid.UUID(int=person_id + 1), object())  # type: ignore[arg-type]
-    assert len(cache.subscribers) == MAX_DERIVED + 1 - MAX_DERIVED // 10
+    assert len(cache.subscribers) == MAX_COMPILED + 1 - MAX_COMPILED // 10
 
 
 def test_known_owners_are_kept_and_nobody_expires() -> None:
@@ -190,6 +191,22 @@ def test_known_owners_are_kept_and_nobody_expires() -> None:
     clock.now += 2.0
     assert cache.owner(org_id, "+12125550199") is None
     assert cache.owner(org_id, "1001") == person_id
+
+
+def test_answers_are_forgotten_on_any_eviction_and_on_expiry() -> None:
+    clock = FakeClock()
+    cache = SettingsCache(ttl=2.0, clock=clock)
+    ann, bob = uuid.uuid4(), uuid.uuid4()
+    cache.put_answer(ann, b"packed", cache.evictions)
+    assert cache.answer(ann) == b"packed"
+    cache.evict_person(bob)  # bob may be where ann's calls go
+    assert cache.answer(ann) is None
+    stale = cache.evictions - 1
+    cache.put_answer(ann, b"made before the eviction", stale)
+    assert cache.answer(ann) is None
+    cache.put_answer(ann, b"packed", cache.evictions)
+    clock.now += 2.0
+    assert cache.answer(ann) is None
 
 
 def test_a_zero_ttl_caches_nothing() -> None:

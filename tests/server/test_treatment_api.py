@@ -98,6 +98,27 @@ async def test_destination_voicemail_lands_in_the_colleagues_mailbox_and_follows
     }
 
 
+async def test_a_new_call_is_answered_alike_cold_warm_and_kept_and_follows_a_change(
+    client: Client, world: World
+) -> None:
+    await put(
+        client, world, world.ann, "callForwarding", always("1002", destinationVoicemailEnabled=True)
+    )
+    ask = f"{TREATMENT}?called=1001&caller=2001"
+    # The routed handler (the token is not known yet), the warm path, then its kept answer.
+    answers = [await client.get(ask, headers=world.auth("service")) for _ in range(3)]
+    assert len({a.content for a in answers}) == 1
+    assert answers[0].json()["treatment"]["action"] == "forward"
+    await put(client, world, world.bob, "voicemail", {"enabled": True})
+    after = [await client.get(ask, headers=world.auth("service")) for _ in range(2)]
+    assert after[0].content == after[1].content
+    assert after[1].json()["treatment"] == {
+        "action": "voicemail",
+        "mailbox": world.pid(world.bob),
+        "greeting": "unavailable",
+    }
+
+
 @pytest.mark.parametrize(
     ("settings", "state", "expected"),
     [

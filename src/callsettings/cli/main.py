@@ -107,6 +107,9 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        # Below "info" the access log would be discarded, but uvicorn still formats each
+        # line's client address and path: 6 % of a warm read in a py-spy profile.
+        access_log=log_level.lower() in ("trace", "debug", "info"),
         proxy_headers=False,
     )
 

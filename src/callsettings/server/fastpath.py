@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from callsettings.engine import Call, Subscriber, decide
 from callsettings.server import features
 from callsettings.server.auth import Rule, bearer_secret, check_usable, target_org
-from callsettings.server.cache import NOBODY, SettingsCache
+from callsettings.server.cache import NOBODY, SettingsCache, deflate, inflate
 from callsettings.server.errors import ApiError
 from callsettings.server.services import Services
 from callsettings.server.treatment import policy_of
@@ -25,7 +25,7 @@ from callsettings.server.webex import treatment
 from callsettings.server.webex.features import DEFAULT_RULES, RULES
 from callsettings.settings.destinations import is_extension
 from callsettings.settings.ids import IdType, MalformedId, decode_id
-from callsettings.storage.records import Feature, Organization, Person
+from callsettings.storage.records import Feature, Organization
 
 _FEATURE_GET = re.compile(
     r"/v1/people/([^/]+)/features/(callForwarding|doNotDisturb|callWaiting|voicemail)"
@@ -105,50 +105,58 @@ def warm_decision(services: Services, scope: dict[str, Any]) -> bytes | None:
     count = treatment.diversion_count(_first(query, "diversions"))
     explain = treatment.explains(_first(query, "explain"))
 
+    person_id = cache.owner(org_id, called)
+    if person_id is None or person_id == NOBODY:
+        return None  # not known, or nobody to serve: the routed handler answers
+    # A new call (no state, no diversions, no trace) is what proxies ask most: its answer is
+    # kept per called person, packed; other questions share a small map.
+    plain = presence is None and count == 0 and not explain
     key = (org_id, called, presence, count, explain)
-    answered = cache.decisions.get(key)
-    if answered is not None and answered[0] == cache.evictions:
-        return answered[1]
+    if plain:
+        packed = cache.answer(person_id)
+        if packed is not None:
+            return inflate(treatment.ANSWER_DICTIONARY, packed)
+    else:
+        answered = cache.decisions.get(key)
+        if answered is not None and answered[0] == cache.evictions:
+            return answered[1]
 
     def lookup(dialled: str) -> Subscriber | None:
-        person_id = cache.owner(org_id, dialled)
-        if person_id is None:
+        owner = cache.owner(org_id, dialled)
+        if owner is None:
             raise _Cold
-        return None if person_id == NOBODY else _compiled(cache, person_id, org)[1]
+        return None if owner == NOBODY else _compiled(cache, owner, org)
 
     evictions = cache.evictions
     history = treatment.padding(count)
     try:
-        person_id = cache.owner(org_id, called)
-        if person_id is None or person_id == NOBODY:
-            return None  # nobody to serve: the routed handler answers the 404
-        person, served = _compiled(cache, person_id, org)
+        served = _compiled(cache, person_id, org)
         decision = decide(
             Call(called, _first(query, "caller"), history), served, presence, lookup, policy_of(org)
         )
     except _Cold:
         return None
-    answer = treatment.encode_answer(person, served, decision, len(history), explain)
-    cache.decisions.put(key, (evictions, answer))
+    answer = treatment.encode_answer(served, decision, len(history), explain)
+    if plain:
+        cache.put_answer(person_id, deflate(treatment.ANSWER_DICTIONARY, answer), evictions)
+    else:
+        cache.decisions.put(key, (evictions, answer))
     return answer
 
 
-def _compiled(
-    cache: SettingsCache, person_id: uuid.UUID, org: Organization
-) -> tuple[Person, Subscriber]:
-    """A held person and their compiled form, compiled now from the held documents if needed."""
-    person = cache.person(person_id)
-    if person is None:
-        raise _Cold
+def _compiled(cache: SettingsCache, person_id: uuid.UUID, org: Organization) -> Subscriber:
+    """A held person's compiled form, compiled now from the held documents if needed."""
     compiled = cache.subscribers.get(person_id)
-    if compiled is None:
-        generation = cache.generation(person_id)
-        encoded = [cache.document(person_id, feature.value) for feature in features.MODELS]
-        if None in encoded:
-            raise _Cold
-        compiled = features.compile_encoded(person, org, cast(list[bytes], encoded))
-        cache.put_subscriber(person_id, compiled, generation)
-    return person, compiled
+    if compiled is not None:
+        return compiled
+    generation = cache.generation(person_id)
+    person = cache.person(person_id)
+    encoded = [cache.document(person_id, feature.value) for feature in features.MODELS]
+    if person is None or None in encoded:
+        raise _Cold
+    compiled = features.compile_encoded(person, org, cast(list[bytes], encoded))
+    cache.put_subscriber(person_id, compiled, generation)
+    return compiled
 
 
 class FastReads:

@@ -92,11 +92,29 @@ def _forwarding_only(person: Person, forwarding: CallForwarding) -> Subscriber:
     )
 
 
+# Each feature's default document per system maximum of rings, encoded and decoded: most
+# people keep most defaults, and the engine only reads documents, so they share one.
+_defaults: dict[tuple[Feature, int], tuple[bytes, Document]] = {}
+
+
+def _engine_document(feature: Feature, raw: bytes, org: Organization) -> Document:
+    key = (feature, org.system_max_rings)
+    default = _defaults.get(key)
+    if default is None:
+        document = decode(feature, None, org)
+        default = _defaults[key] = (encode(document), document)
+    return default[1] if raw == default[0] else decode(feature, raw, org)
+
+
 def compile_encoded(person: Person, org: Organization, encoded: list[bytes]) -> Subscriber:
-    """The engine's view of a person from their encoded documents (in the order of MODELS)."""
-    return as_subscriber(
-        person, [decode(feature, raw, org) for feature, raw in zip(MODELS, encoded, strict=True)]
-    )
+    """The engine's view of a person from their encoded documents (in the order of MODELS).
+
+    Default documents are shared between people: the result is for the engine to read.
+    """
+    documents = [
+        _engine_document(feature, raw, org) for feature, raw in zip(MODELS, encoded, strict=True)
+    ]
+    return as_subscriber(person, documents)
 
 
 def as_subscriber(person: Person, documents: list[Document]) -> Subscriber:
