@@ -8,6 +8,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callsettings.server import provisioning
+from callsettings.storage.database import write_transaction
 from callsettings.storage.records import Person
 from tests.factories import World
 from tests.server.test_call_forwarding_api import audit_count
@@ -127,3 +129,27 @@ async def test_xsi_refuses_the_same_cycle_with_an_error_info(client: Client, wor
     info = error_info(response)
     assert "1001 (Ann Test) -> 1002 (Bob Test) -> 1001" in str(info["summary"])
     assert (await stored_always(client, world, world.ann))["enabled"] is False
+
+
+async def test_a_cycle_through_someone_provisioned_after_the_start_is_refused(
+    client: Client, world: World, engine: AsyncEngine
+) -> None:
+    # Dan is not among the people the service loaded at its start: the check finds him in
+    # the database.
+    async with write_transaction(engine) as conn:
+        dan = await provisioning.create_person(
+            conn,
+            world.org,
+            email="dan@a.example",
+            first_name="Dan",
+            last_name="Test",
+            extension="3001",
+            numbers=[],
+            location=world.hq,
+        )
+    assert (await put_always(client, world, dan, "1001")).status_code == 204
+
+    response = await put_always(client, world, world.ann, "3001")
+
+    assert response.status_code == 400
+    assert "1001 (Ann Test) -> 3001 (Dan Test) -> 1001" in response.json()["message"]

@@ -133,13 +133,18 @@ def test_holding_a_person_again_keeps_their_documents() -> None:
 
 def test_a_read_that_raced_a_write_does_not_store_the_old_value() -> None:
     cache = SettingsCache(ttl=60)
-    person = _person()
-    cache.put_person(person, cache.generation(person.id))
+    person, someone = _person(), _person()
+    _held(cache, person, b"old")
     before_read = cache.generation(person.id)
+    before_someone = cache.generation(someone.id)
     cache.evict_person(person.id)  # a write committed while the read was in flight
-    cache.put_person(person, before_read)
+    cache.evict_person(someone.id)
     cache.put_document(person.id, "callForwarding", b"old", before_read)
-    assert cache.person(person.id) is None
+    cache.put_person(someone, before_someone)
+    assert cache.document(person.id, "callForwarding") is None
+    assert cache.person(someone.id) is None
+    # Who the person is stays held: identities never change, only settings do.
+    assert cache.person(person.id) == person
     _held(cache, person, b"new")
     assert cache.document(person.id, "callForwarding") == b"new"
 

@@ -350,10 +350,16 @@ class SettingsCache:
     # ---- eviction ------------------------------------------------------------------
 
     def evict_person(self, person_id: uuid.UUID) -> None:
-        """Forget a person's settings, and refuse values read before now."""
+        """Forget a person's settings, and refuse values read before now.
+
+        Who they are stays: a person's identity never changes once provisioned, and the
+        write path authorizes from it (the next PUT of the same person needs no read).
+        """
         self._generations[person_id] = self._generations.get(person_id, 0) + 1
         self.evictions += 1
-        self._people.pop(person_id, None)
+        record = self._people.get(person_id)
+        if record is not None:
+            self._people[person_id] = (record[0], record[1], None, None, None, None)
         self.subscribers.pop(person_id)
         self._answers.clear()
 

@@ -139,7 +139,19 @@ def as_subscriber(person: Person, documents: list[Document]) -> Subscriber:
     )
 
 
-Validator = Callable[[AsyncConnection, Any, Any, Person, Organization], Awaitable[Document]]
+# A person of the organization by extension or number, from memory, or None when not known
+# there (then the database is asked). Identities never change once provisioned, so a
+# held one is as good as a read; settings are always read in the transaction.
+KnownPerson = Callable[[str], Person | None]
+
+
+def _none_known(_dialled: str) -> Person | None:
+    return None
+
+
+Validator = Callable[
+    [AsyncConnection, Any, Any, Person, Organization, KnownPerson], Awaitable[Document]
+]
 
 
 async def update(
@@ -149,6 +161,7 @@ async def update(
     feature: Feature,
     patch: Any,
     actor: Actor,
+    known: KnownPerson = _none_known,
 ) -> Document:
     """Merge `patch` into the stored document, validate, store and audit it.
 
@@ -157,7 +170,7 @@ async def update(
     """
     current = await read(conn, person, org, feature)
     candidate = apply_patch(current, patch)
-    checked = await VALIDATORS[feature](conn, candidate, current, person, org)
+    checked = await VALIDATORS[feature](conn, candidate, current, person, org, known)
     await store(conn, person, feature, current, checked, actor)
     return checked
 
@@ -190,7 +203,12 @@ async def store(
 
 
 async def _validate_forwarding(
-    conn: AsyncConnection, candidate: Any, current: Any, person: Person, org: Organization
+    conn: AsyncConnection,
+    candidate: Any,
+    current: Any,
+    person: Person,
+    org: Organization,
+    known: KnownPerson,
 ) -> Document:
     owner = Owner(
         country=org.country,
@@ -199,13 +217,17 @@ async def _validate_forwarding(
         system_max_rings=org.system_max_rings,
     )
     checked = validate_forwarding(candidate, owner)
-    await _check_internal_extensions(conn, checked, current, org.id)
-    await _refuse_unconditional_loop(conn, checked, person, org)
+    await _check_internal_extensions(conn, checked, current, org.id, known)
+    await _refuse_unconditional_loop(conn, checked, person, org, known)
     return checked
 
 
 async def _refuse_unconditional_loop(
-    conn: AsyncConnection, document: CallForwarding, person: Person, org: Organization
+    conn: AsyncConnection,
+    document: CallForwarding,
+    person: Person,
+    org: Organization,
+    known: KnownPerson,
 ) -> None:
     """Refuse an "always" forward that would lead back to `person` through always-forwards."""
     if not document.call_forwarding.always.enabled:
@@ -218,14 +240,18 @@ async def _refuse_unconditional_loop(
         assert isinstance(forwarding, CallForwarding)
         return _forwarding_only(other, forwarding)
 
-    directory = StoredDirectory(conn, org, load, pending=[changed])
+    directory = StoredDirectory(conn, org, load, pending=[changed], known=known)
     cycle = await settle(lambda lookup: unconditional_cycle(changed, lookup), directory)
     if cycle is not None:
         raise ForwardingLoop("callForwarding.always.destination", cycle)
 
 
 async def _check_internal_extensions(
-    conn: AsyncConnection, document: CallForwarding, current: CallForwarding, org_id: uuid.UUID
+    conn: AsyncConnection,
+    document: CallForwarding,
+    current: CallForwarding,
+    org_id: uuid.UUID,
+    known: KnownPerson,
 ) -> None:
     """Refuse extensions nobody has; only new ones are looked up (a stored one was checked)."""
     stored = set(destinations(current))
@@ -233,6 +259,7 @@ async def _check_internal_extensions(
         if (
             is_extension(destination)
             and (path, destination) not in stored
+            and known(destination) is None
             and not await repo.extension_taken(conn, org_id, destination)
         ):
             raise InvalidSetting(
@@ -242,7 +269,12 @@ async def _check_internal_extensions(
 
 
 async def _validate_voicemail(
-    _conn: AsyncConnection, candidate: Any, current: Any, _person: Person, org: Organization
+    _conn: AsyncConnection,
+    candidate: Any,
+    current: Any,
+    _person: Person,
+    org: Organization,
+    _known: KnownPerson,
 ) -> Document:
     mailbox = Mailbox(
         country=org.country,
@@ -254,7 +286,12 @@ async def _validate_voicemail(
 
 
 async def _as_is(
-    _conn: AsyncConnection, candidate: Any, _current: Any, _person: Person, _org: Organization
+    _conn: AsyncConnection,
+    candidate: Any,
+    _current: Any,
+    _person: Person,
+    _org: Organization,
+    _known: KnownPerson,
 ) -> Document:
     document: Document = candidate
     return document

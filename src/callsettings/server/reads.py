@@ -15,12 +15,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callsettings.engine import Subscriber
 from callsettings.server import features
-from callsettings.server.cache import NOBODY
+from callsettings.server.cache import NOBODY, SettingsCache
 from callsettings.server.services import Services
 from callsettings.storage import repositories as repo
 from callsettings.storage.records import Feature, Organization, Person
 
 T = TypeVar("T")
+
+
+def held_by_dial(cache: SettingsCache, org_id: uuid.UUID) -> Callable[[str], Person | None]:
+    """Who in the organization has what was dialled, from the cache alone, or None."""
+
+    def known(dialled: str) -> Person | None:
+        owner = cache.owner(org_id, dialled)
+        return None if owner is None or owner == NOBODY else cache.person(owner)
+
+    return known
 
 
 class CachedReader:

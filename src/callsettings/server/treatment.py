@@ -69,15 +69,21 @@ class StoredDirectory:
         org: Organization,
         load: Callable[[Person], Awaitable[Subscriber]],
         pending: Iterable[Subscriber] = (),
+        known: Callable[[str], Person | None] = lambda _dialled: None,
     ) -> None:
         self._conn = conn
         self._org = org
         self._load = load
+        # Who has what was dialled, from memory when known there: identities never change
+        # once provisioned. What they have set is always loaded in the transaction.
+        self._known = known
         # The person being changed, with the settings the transaction has not stored yet.
         self._pending = {s.id: s for s in pending}
 
     async def by_dial(self, dialled: str) -> Subscriber | None:
-        person = await repo.find_person_by_dial(self._conn, self._org.id, dialled)
+        person = self._known(dialled) or await repo.find_person_by_dial(
+            self._conn, self._org.id, dialled
+        )
         if person is None:
             return None
         pending = self._pending.get(encode_id(IdType.PEOPLE, person.id))

@@ -145,6 +145,9 @@ class _GroupCommit:
                 await conn.close()
 
     async def flush(self) -> None:
+        # One loop turn's grace, as PostgreSQL's commit_delay: the requests that are ready
+        # now run their writes into this transaction instead of each paying for an fsync.
+        await asyncio.sleep(0)
         async with self.lock:
             waiting, self.waiting = self.waiting, []
             conn, self.conn = self.conn, None

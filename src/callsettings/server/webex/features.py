@@ -11,18 +11,19 @@ from litestar.response.base import ASGIResponse
 from callsettings.server import auth
 from callsettings.server import features as service
 from callsettings.server.auth import Rule
-from callsettings.server.reads import CachedReader
+from callsettings.server.reads import CachedReader, held_by_dial
 from callsettings.server.services import changing, services_of
 from callsettings.server.webex.common import (
     AnyRequest,
     actor,
     authenticate,
-    authorized_person,
     authorized_reader_person,
     json_body,
+    org_or_404,
     raw_json,
 )
 from callsettings.server.webex.openapi import json_body_operation, responses
+from callsettings.storage import repositories as repo
 from callsettings.storage.records import Feature
 
 TAGS = ["Person call settings"]
@@ -48,9 +49,18 @@ async def change_feature(
     token = await authenticate(request)
     rule.check_token(token)
     patch = await json_body(request)
-    async with changing(services_of(request)) as conn:
-        person, org = await authorized_person(request, conn, token, person_ref, rule)
-        await service.update(conn, person, org, feature, patch, actor(request, token))
+    services = services_of(request)
+    # Who may change whom is decided before the write transaction, from the cache when it
+    # can: a person's organization and location never change once provisioned. Inside it,
+    # the person is locked (PostgreSQL) and the organization read afresh, because its
+    # maximum of rings validates the change.
+    async with CachedReader(services) as reader:
+        person, _ = await authorized_reader_person(request, reader, token, person_ref, rule)
+    known = held_by_dial(services.cache, person.org_id)
+    async with changing(services) as conn:
+        await repo.lock_person(conn, person.id)
+        org = await org_or_404(conn, person.org_id)
+        await service.update(conn, person, org, feature, patch, actor(request, token), known)
 
 
 def feature_handlers(feature: Feature) -> list[Any]:
