@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -104,3 +105,20 @@ async def build_world(engine: AsyncEngine) -> World:
         await token("no_scopes", org, Role.FULL_ADMIN, scopes=frozenset())
         await token("service", org, Role.SERVICE)
     return world
+
+
+async def add_person(
+    engine: AsyncEngine, world: World, first: str, extension: str, numbers: Sequence[str] = ()
+) -> Person:
+    """Provision one more person at Org A's HQ, after the world (and any service) started."""
+    async with write_transaction(engine) as conn:
+        return await provisioning.create_person(
+            conn,
+            world.org,
+            email=f"{first.lower()}@a.example",
+            first_name=first,
+            last_name="Test",
+            extension=extension,
+            numbers=numbers,
+            location=world.hq,
+        )

@@ -8,10 +8,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callsettings.server import provisioning
-from callsettings.storage.database import write_transaction
 from callsettings.storage.records import Person
-from tests.factories import World
+from tests.factories import World, add_person
 from tests.server.test_call_forwarding_api import audit_count
 from tests.server.xsi_support import XML_HEADERS, error_info, xml, xsi_url
 
@@ -136,17 +134,7 @@ async def test_a_cycle_through_someone_provisioned_after_the_start_is_refused(
 ) -> None:
     # Dan is not among the people the service loaded at its start: the check finds him in
     # the database.
-    async with write_transaction(engine) as conn:
-        dan = await provisioning.create_person(
-            conn,
-            world.org,
-            email="dan@a.example",
-            first_name="Dan",
-            last_name="Test",
-            extension="3001",
-            numbers=[],
-            location=world.hq,
-        )
+    dan = await add_person(engine, world, "Dan", "3001")
     assert (await put_always(client, world, dan, "1001")).status_code == 204
 
     response = await put_always(client, world, world.ann, "3001")

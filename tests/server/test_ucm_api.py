@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callsettings.server import provisioning
 from callsettings.storage.database import write_transaction
 from callsettings.storage.records import Person
-from tests.factories import World
+from tests.factories import World, add_person
 
 Client = AsyncTestClient[Any]
 
@@ -49,17 +49,7 @@ async def test_a_person_with_forwarding_off_has_one_line_without_destination(
 async def test_forward_always_shows_its_destination_on_every_line(
     client: Client, world: World, engine: AsyncEngine
 ) -> None:
-    async with write_transaction(engine) as conn:
-        dee = await provisioning.create_person(
-            conn,
-            world.org,
-            email="dee@a.example",
-            first_name="Dee",
-            last_name="Test",
-            extension="1003",
-            numbers=["+12125550103", "+12125550104"],
-            location=world.hq,
-        )
+    dee = await add_person(engine, world, "Dee", "1003", ["+12125550103", "+12125550104"])
     body = {"callForwarding": {"always": {"enabled": True, "destination": "+19075551333"}}}
     put = await client.put(
         webex_url(world, dee, "callForwarding"), json=body, headers=world.auth("full")
