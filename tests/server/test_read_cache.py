@@ -32,6 +32,21 @@ from tests.factories import World, build_world, seed_world
 from tests.server.conftest import make_config
 
 
+class Slowed:
+    """Replaces an async function with one that counts its calls and takes longer."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, delay: float):
+        self.calls = 0
+        real = getattr(owner, name)
+
+        async def slowed(*args: Any) -> Any:
+            self.calls += 1
+            await asyncio.sleep(delay)
+            return await real(*args)
+
+        monkeypatch.setattr(owner, name, slowed)
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -223,7 +238,8 @@ def test_a_zero_ttl_caches_nothing() -> None:
     assert cache.owner(person.org_id, "1001") is None
 
 
-async def test_a_revoked_token_stops_working_within_the_token_ttl(sqlite_url: str) -> None:
+async def _checked_then_revoked(sqlite_url: str) -> tuple[Any, TokenCache, FakeClock, str]:
+    """A token checked once (and cached for 2 s), then revoked in the database."""
     engine = create_engine(sqlite_url)
     world = await build_world(engine)
     clock = FakeClock()
@@ -233,6 +249,11 @@ async def test_a_revoked_token_stops_working_within_the_token_ttl(sqlite_url: st
     assert first is not None
     async with write_transaction(engine) as conn:
         assert await repo.revoke_token(conn, first.id)
+    return engine, tokens, clock, secret
+
+
+async def test_a_revoked_token_stops_working_within_the_token_ttl(sqlite_url: str) -> None:
+    engine, tokens, clock, secret = await _checked_then_revoked(sqlite_url)
     clock.now += 1.0
     still_cached = await tokens.lookup(secret)
     assert still_cached is not None
@@ -241,6 +262,38 @@ async def test_a_revoked_token_stops_working_within_the_token_ttl(sqlite_url: st
     refreshed = await tokens.lookup(secret)
     assert refreshed is not None
     assert refreshed.revoked is not None
+    await engine.dispose()
+
+
+async def test_concurrent_checks_of_one_token_read_it_once(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine(sqlite_url)
+    world = await build_world(engine)
+    reads = Slowed(monkeypatch, repo, "get_token_by_hash", 0.02)
+    tokens = TokenCache(engine, ttl=2.0)
+    found = await asyncio.gather(*(tokens.lookup(world.tokens["full"]) for _ in range(20)))
+    assert found[0] is not None
+    assert all(t == found[0] for t in found)
+    assert reads.calls == 1
+    await engine.dispose()
+
+
+async def test_a_token_past_half_its_life_is_read_again_while_it_is_served(
+    sqlite_url: str,
+) -> None:
+    engine, tokens, clock, secret = await _checked_then_revoked(sqlite_url)
+    clock.now += 1.5
+    served = tokens.peek(secret)  # still within its life: served, and read again meanwhile
+    assert served is not None
+    assert served.revoked is None
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        fresh = tokens.peek(secret)
+        if fresh is not None and fresh.revoked is not None:
+            break
+    assert fresh is not None
+    assert fresh.revoked is not None  # seen before the old entry would have expired
     await engine.dispose()
 
 
@@ -325,16 +378,7 @@ async def test_a_burst_of_misses_for_one_document_makes_one_database_read(
 ) -> None:
     from callsettings.server import features
 
-    calls = 0
-    real_read = features.read
-
-    async def slow_read(*args: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        await asyncio.sleep(0.05)
-        return await real_read(*args)
-
-    monkeypatch.setattr(features, "read", slow_read)
+    reads = Slowed(monkeypatch, features, "read", 0.05)
     # A cold cache, so that every request misses at once.
     app = create_app(make_config(database_url, warm_start=False))
     async with AsyncTestClient(app=app) as client:
@@ -342,7 +386,7 @@ async def test_a_burst_of_misses_for_one_document_makes_one_database_read(
             *(client.get(_path(world), headers=world.auth("full")) for _ in range(12))
         )
     assert {a.status_code for a in answers} == {200}
-    assert calls == 1
+    assert reads.calls == 1
 
 
 async def test_a_failed_read_fails_every_waiter_and_is_not_remembered(

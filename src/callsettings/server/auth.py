@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -17,7 +18,15 @@ from callsettings.storage.records import Person, Role, Token, utcnow
 
 
 class TokenCache:
-    """Reuses token look-ups for a few seconds; a revocation takes effect within `ttl`."""
+    """Reuses token look-ups for a few seconds; a revocation takes effect within `ttl`.
+
+    Under load every request carries a token, so the moment an entry expires every
+    request in flight would read it again: on PostgreSQL that queue of identical queries
+    was the 99th percentile of warm reads (70 ms against a 2 ms median). So one read per
+    token is in flight at a time, and an entry past half its life is read again in the
+    background while it is still served. An entry is stamped with the time its read began,
+    so it is never used longer than `ttl` after the database said it was valid.
+    """
 
     def __init__(
         self,
@@ -31,27 +40,67 @@ class TokenCache:
         self._clock = clock
         self._max_entries = max_entries
         self._entries: dict[str, tuple[float, Token | None]] = {}
+        self._flights: dict[str, asyncio.Future[Token | None]] = {}
+        self._refreshing: set[asyncio.Task[Token | None]] = set()
 
     async def lookup(self, secret: str) -> Token | None:
         token_digest = scopes.digest(secret)
-        now = self._clock()
-        cached = self._entries.get(token_digest)
-        if cached is not None and now - cached[0] < self._ttl:
+        cached = self._fresh(token_digest)
+        if cached is not None:
             return cached[1]
-        async with self._engine.connect() as conn:
-            token = await repo.get_token_by_hash(conn, token_digest)
+        return await self._read(token_digest)
+
+    def peek(self, secret: str) -> Token | None:
+        """Return the cached token for `secret` if it is still fresh; never waits for a read."""
+        cached = self._fresh(scopes.digest(secret))
+        return None if cached is None else cached[1]
+
+    def _fresh(self, token_digest: str) -> tuple[float, Token | None] | None:
+        cached = self._entries.get(token_digest)
+        if cached is None:
+            return None
+        age = self._clock() - cached[0]
+        if age >= self._ttl:
+            return None
+        if age >= self._ttl / 2 and token_digest not in self._flights:
+            self._refresh_soon(token_digest)
+        return cached
+
+    def _refresh_soon(self, token_digest: str) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(self._read(token_digest))
+        except RuntimeError:
+            return  # no loop (a synchronous caller): the next read after expiry refreshes
+        self._refreshing.add(task)  # the loop holds tasks weakly
+        task.add_done_callback(self._refresh_done)
+
+    def _refresh_done(self, task: asyncio.Task[Token | None]) -> None:
+        self._refreshing.discard(task)
+        if not task.cancelled():
+            task.exception()  # a failed refresh is retried by the next request; never logged twice
+
+    async def _read(self, token_digest: str) -> Token | None:
+        flight = self._flights.get(token_digest)
+        if flight is not None:
+            return await asyncio.shield(flight)
+        flight = asyncio.get_running_loop().create_future()
+        self._flights[token_digest] = flight
+        started = self._clock()
+        try:
+            async with self._engine.connect() as conn:
+                token = await repo.get_token_by_hash(conn, token_digest)
+        except BaseException as exc:
+            flight.set_exception(exc)
+            flight.exception()  # retrieved: a flight nobody joined logs nothing
+            raise
+        finally:
+            self._flights.pop(token_digest, None)
         if len(self._entries) >= self._max_entries:
             self._entries.clear()
         if self._ttl > 0:
-            self._entries[token_digest] = (now, token)
+            self._entries[token_digest] = (started, token)
+        flight.set_result(token)
         return token
-
-    def peek(self, secret: str) -> Token | None:
-        """Return the cached token for `secret` if it is still fresh; never reads the database."""
-        cached = self._entries.get(scopes.digest(secret))
-        if cached is None or self._clock() - cached[0] >= self._ttl:
-            return None
-        return cached[1]
 
     def forget(self) -> None:
         self._entries.clear()
