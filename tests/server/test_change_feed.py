@@ -47,10 +47,12 @@ class Recording(SettingsCache):
     def __init__(self) -> None:
         super().__init__(ttl=60)
         self.evicted: list[uuid.UUID] = []
+        self.features: list[str | None] = []
 
-    def evict_person(self, person_id: uuid.UUID) -> None:
+    def evict_person(self, person_id: uuid.UUID, feature: str | None = None) -> None:
         self.evicted.append(person_id)
-        super().evict_person(person_id)
+        self.features.append(feature)
+        super().evict_person(person_id, feature)
 
 
 async def test_the_feed_evicts_people_of_new_events_once(engine: AsyncEngine, world: World) -> None:
@@ -61,6 +63,7 @@ async def test_the_feed_evicts_people_of_new_events_once(engine: AsyncEngine, wo
     await insert_event(engine, world, 2, world.bob.id)
     assert await feed.poll() == 2
     assert cache.evicted == [world.ann.id, world.bob.id]
+    assert cache.features == ["doNotDisturb", "doNotDisturb"]  # only what the events name
     assert await feed.poll() == 0  # nothing new: nothing evicted again
 
 

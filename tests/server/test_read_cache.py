@@ -164,6 +164,28 @@ def test_a_read_that_raced_a_write_does_not_store_the_old_value() -> None:
     assert cache.document(person.id, "callForwarding") == b"new"
 
 
+@pytest.mark.parametrize(
+    ("changed", "still_held"),
+    [
+        ("callForwarding", {"voicemail"}),
+        ("voicemail", {"callForwarding"}),
+        (None, set()),  # a change that names no feature: every document goes
+        ("voicemail.busyGreeting", set()),  # not a document's name: every document goes
+    ],
+)
+def test_a_change_forgets_the_document_it_names(changed: str | None, still_held: set[str]) -> None:
+    cache = SettingsCache(ttl=60)
+    person = _person()
+    generation = cache.generation(person.id)
+    cache.put_person(person, generation)
+    for feature in ("callForwarding", "voicemail"):
+        cache.put_document(person.id, feature, b"{}", generation)
+    cache.evict_person(person.id, changed)
+    held = {f for f in ("callForwarding", "voicemail") if cache.document(person.id, f)}
+    assert held == still_held
+    assert cache.person(person.id) == person
+
+
 def test_evict_all_refuses_values_read_before_it() -> None:
     cache = SettingsCache(ttl=60)
     person = _person()

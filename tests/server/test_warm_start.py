@@ -86,3 +86,21 @@ async def test_without_a_warm_start_nobody_is_held_until_read(
         assert cache.people_held() == 0
         assert (await client.get(_path(world), headers=world.auth("full"))).status_code == 200
         assert cache.people_held() == 1
+
+
+async def test_a_put_keeps_the_persons_other_documents_held(
+    database_url: str, world: World
+) -> None:
+    app = create_app(make_config(database_url))
+    async with AsyncTestClient(app=app) as client:
+        cache = app.app.app.state.services.cache
+        put = await client.put(
+            _path(world),
+            json={"callForwarding": {"busy": {"enabled": True, "destination": "1002"}}},
+            headers=world.auth("full"),
+        )
+        assert put.status_code == 204, put.text
+        assert cache.document(world.ann.id, "callForwarding") is None  # read again on next GET
+        assert cache.document(world.ann.id, "voicemail") is not None
+        got = await client.get(_path(world), headers=world.auth("full"))
+    assert got.json()["callForwarding"]["busy"]["destination"] == "1002"

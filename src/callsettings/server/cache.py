@@ -349,8 +349,9 @@ class SettingsCache:
 
     # ---- eviction ------------------------------------------------------------------
 
-    def evict_person(self, person_id: uuid.UUID) -> None:
-        """Forget a person's settings, and refuse values read before now.
+    def evict_person(self, person_id: uuid.UUID, feature: str | None = None) -> None:
+        """Forget a person's `feature` document (None or another name: all of them), what
+        was derived from them, and refuse values read before now.
 
         Who they are stays: a person's identity never changes once provisioned, and the
         write path authorizes from it (the next PUT of the same person needs no read).
@@ -359,7 +360,11 @@ class SettingsCache:
         self.evictions += 1
         record = self._people.get(person_id)
         if record is not None:
-            self._people[person_id] = (record[0], record[1], None, None, None, None)
+            slot = _SLOT.get(feature or "")
+            if slot is None:
+                self._people[person_id] = (record[0], record[1], None, None, None, None)
+            else:
+                self._people[person_id] = (*record[:slot], None, *record[slot + 1 :])  # type: ignore[assignment]
         self.subscribers.pop(person_id)
         self._answers.clear()
 

@@ -199,7 +199,7 @@ async def store(
         dialect=actor.dialect,
     )
     await repo.save_feature(conn, change)
-    mark_changed(conn, person.id)
+    mark_changed(conn, person.id, feature.value)
 
 
 async def _validate_forwarding(

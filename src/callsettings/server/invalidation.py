@@ -37,8 +37,8 @@ class Invalidator:
     def __init__(self, cache: SettingsCache) -> None:
         self.cache = cache
 
-    async def person_changed(self, person_id: uuid.UUID) -> None:
-        self.cache.evict_person(person_id)
+    async def person_changed(self, person_id: uuid.UUID, feature: str | None = None) -> None:
+        self.cache.evict_person(person_id, feature)
 
     async def start(self) -> None:
         """Begin listening to other replicas, if there are any to listen to."""
@@ -55,10 +55,12 @@ class RedisInvalidator(Invalidator):
         self._redis: Any = Redis.from_url(url)
         self._listener: asyncio.Task[None] | None = None
 
-    async def person_changed(self, person_id: uuid.UUID) -> None:
-        await super().person_changed(person_id)
+    async def person_changed(self, person_id: uuid.UUID, feature: str | None = None) -> None:
+        await super().person_changed(person_id, feature)
+        # "<person>" or "<person> <feature>": a message without a feature evicts them all.
+        message = str(person_id) if feature is None else f"{person_id} {feature}"
         try:
-            await self._redis.publish(CHANNEL, str(person_id))
+            await self._redis.publish(CHANNEL, message)
         except Exception:  # the write is committed; a lost message only delays the others
             log.exception("could not publish the change of %s", person_id)
 
@@ -84,7 +86,8 @@ class RedisInvalidator(Invalidator):
             if message.get("type") != "message":
                 continue
             try:
-                self.cache.evict_person(uuid.UUID(message["data"].decode()))
+                person, _, feature = message["data"].decode().partition(" ")
+                self.cache.evict_person(uuid.UUID(person), feature or None)
             except ValueError:
                 log.warning("ignoring a malformed invalidation message %r", message["data"])
 
@@ -159,9 +162,9 @@ class ChangeFeed:
             rows = await repo.changes_after(conn, min(low, cursor))
         evicted = 0
         now = self._clock()
-        for event_id, person_id in rows:
+        for event_id, person_id, feature in rows:
             if event_id > cursor or self._gaps.pop(event_id, None) is not None:
-                self._cache.evict_person(person_id)
+                self._cache.evict_person(person_id, feature)
                 evicted += 1
             if event_id > cursor:
                 self._gaps.update(dict.fromkeys(range(cursor + 1, event_id), now))

@@ -31,9 +31,10 @@ class Services:
 CHANGED_PEOPLE = "callsettings.changed_people"
 
 
-def mark_changed(conn: AsyncConnection, person_id: uuid.UUID) -> None:
-    """Note that this transaction changes a person; `changing` evicts them after commit."""
-    conn.info.setdefault(CHANGED_PEOPLE, set()).add(person_id)
+def mark_changed(conn: AsyncConnection, person_id: uuid.UUID, feature: str | None = None) -> None:
+    """Note that this transaction changes a person's `feature` (None: any of their settings);
+    `changing` evicts it after commit."""
+    conn.info.setdefault(CHANGED_PEOPLE, set()).add((person_id, feature))
 
 
 @asynccontextmanager
@@ -45,9 +46,9 @@ async def changing(services: Services) -> AsyncIterator[AsyncConnection]:
     """
     async with write_transaction(services.engine) as conn:
         yield conn
-        changed: set[uuid.UUID] = conn.info.pop(CHANGED_PEOPLE, set())
-    for person_id in changed:
-        await services.invalidator.person_changed(person_id)
+        changed: set[tuple[uuid.UUID, str | None]] = conn.info.pop(CHANGED_PEOPLE, set())
+    for person_id, feature in changed:
+        await services.invalidator.person_changed(person_id, feature)
 
 
 def services_of(request: Any) -> Services:

@@ -77,6 +77,10 @@ def _install_sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # 512 KB of pages per connection, not SQLite's 2 MB: the service keeps what it reads
+        # in its own cache, the OS caches the file, and ten pooled connections filling 2 MB
+        # each on a 100,000-person database added 20 MB to a worker.
+        cursor.execute("PRAGMA cache_size=-512")
         # No waiting inside SQLite: statements run on the event loop (sqlite_inline.py), so
         # a lock wait there would stall every request; writers wait with asyncio instead.
         cursor.execute("PRAGMA busy_timeout=0")
