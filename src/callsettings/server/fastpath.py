@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from callsettings.engine import Call, Subscriber, decide
 from callsettings.server import features
 from callsettings.server.auth import Rule, bearer_secret, check_usable, target_org
-from callsettings.server.cache import NOBODY, SettingsCache, deflate, inflate
+from callsettings.server.cache import NOBODY, SettingsCache
 from callsettings.server.errors import ApiError
 from callsettings.server.services import Services
 from callsettings.server.treatment import policy_of
@@ -109,13 +109,13 @@ def warm_decision(services: Services, scope: dict[str, Any]) -> bytes | None:
     if person_id is None or person_id == NOBODY:
         return None  # not known, or nobody to serve: the routed handler answers
     # A new call (no state, no diversions, no trace) is what proxies ask most: its answer is
-    # kept per called person, packed; other questions share a small map.
+    # kept per called person; other questions share a small map.
     plain = presence is None and count == 0 and not explain
     key = (org_id, called, presence, count, explain)
     if plain:
-        packed = cache.answer(person_id)
-        if packed is not None:
-            return inflate(treatment.ANSWER_DICTIONARY, packed)
+        kept = cache.answer(person_id)
+        if kept is not None:
+            return kept
     else:
         answered = cache.decisions.get(key)
         if answered is not None and answered[0] == cache.evictions:
@@ -138,7 +138,7 @@ def warm_decision(services: Services, scope: dict[str, Any]) -> bytes | None:
         return None
     answer = treatment.encode_answer(served, decision, len(history), explain)
     if plain:
-        cache.put_answer(person_id, deflate(treatment.ANSWER_DICTIONARY, answer), evictions)
+        cache.put_answer(person_id, answer, evictions)
     else:
         cache.decisions.put(key, (evictions, answer))
     return answer

@@ -198,25 +198,6 @@ def explains(raw: str | None) -> bool:
     raise ApiError(ErrorKind.INVALID_QUERY, f"explain: must be true or false, got {raw!r}.")
 
 
-# What answers have in common, for packing them (cache.deflate): the ids' shared prefix and
-# the usual branches. Only the size of a packed answer depends on it, never its content.
-ANSWER_DICTIONARY = b"".join(
-    (
-        b'{"action":"forward","target":"","reason":"unavailable","counter":1,"internal":false}',
-        b'{"action":"forward","target":"","reason":"user-busy","counter":1,"internal":true}',
-        b'{"action":"reject","code":486,"reason":"user-busy"}',
-        b'{"action":"reject","code":480,"reason":"temporarily unavailable"}',
-        b'{"called":{"id":"Y2lzY29zcGFyazovL3VzL1BFT1BMRS',
-        b'","displayName":"","extension":""},"diversions":0,"treatment":{"action":"ring",',
-        b'"ringMs":30000,"ringSplash":false,"onBusy":{"action":"voicemail","mailbox":"',
-        b'Y2lzY29zcGFyazovL3VzL1BFT1BMRS","greeting":"busy"},"onNoAnswer":{"action":',
-        b'"voicemail","mailbox":"Y2lzY29zcGFyazovL3VzL1BFT1BMRS","greeting":"unavailable"},',
-        b'"onUnreachable":{"action":"voicemail","mailbox":"Y2lzY29zcGFyazovL3VzL1BFT1BMRS',
-        b'","greeting":"unavailable"}}}',
-    )
-)
-
-
 def encode_answer(served: Subscriber, decision: Decision, diversions: int, explain: bool) -> bytes:
     """The JSON answer; the warm path in fastpath.py sends the same bytes."""
     answer = TreatmentAnswer(
