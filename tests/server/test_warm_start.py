@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -11,8 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callsettings.server import features
 from callsettings.server.app import create_app
 from callsettings.server.cache import SettingsCache
-from callsettings.server.warmup import warm
+from callsettings.server.warmup import refresh, warm
 from callsettings.storage import repositories as repo
+from callsettings.storage import tables
+from callsettings.storage.database import write_transaction
+from callsettings.storage.records import utcnow
 from tests.factories import World
 from tests.server.conftest import make_config
 
@@ -88,19 +92,65 @@ async def test_without_a_warm_start_nobody_is_held_until_read(
         assert cache.people_held() == 1
 
 
-async def test_a_put_keeps_the_persons_other_documents_held(
+async def test_a_put_keeps_the_persons_other_documents_and_reads_the_changed_one_back(
     database_url: str, world: World
 ) -> None:
     app = create_app(make_config(database_url))
     async with AsyncTestClient(app=app) as client:
         cache = app.app.app.state.services.cache
-        put = await client.put(
-            _path(world),
-            json={"callForwarding": {"busy": {"enabled": True, "destination": "1002"}}},
-            headers=world.auth("full"),
-        )
+        voicemail = cache.document(world.ann.id, "voicemail")
+        busy = {"callForwarding": {"busy": {"enabled": True, "destination": "1002"}}}
+        put = await client.put(_path(world), json=busy, headers=world.auth("full"))
         assert put.status_code == 204, put.text
-        assert cache.document(world.ann.id, "callForwarding") is None  # read again on next GET
-        assert cache.document(world.ann.id, "voicemail") is not None
+        assert cache.document(world.ann.id, "voicemail") == voicemail
+        held = None
+        for _ in range(100):  # the refresher reads it back within about 50 ms
+            held = cache.document(world.ann.id, "callForwarding")
+            if held is not None:
+                break
+            await asyncio.sleep(0.02)
         got = await client.get(_path(world), headers=world.auth("full"))
+    assert held == got.content
     assert got.json()["callForwarding"]["busy"]["destination"] == "1002"
+
+
+async def test_refresh_reads_evicted_documents_back_as_stored(
+    engine: AsyncEngine, world: World
+) -> None:
+    cache = SettingsCache(ttl=60)
+    await warm(engine, cache, max_people=1000)
+    before = cache.document(world.bob.id, "doNotDisturb")
+    async with write_transaction(engine) as conn:
+        await conn.execute(
+            tables.feature_settings.insert().values(
+                person_id=str(world.bob.id),
+                feature="doNotDisturb",
+                document='{"enabled":true,"ringSplashEnabled":false}',
+                updated=utcnow(),
+            )
+        )
+    cache.evict_person(world.bob.id, "doNotDisturb")  # as the change feed would
+    assert await refresh(engine, cache) == 1
+    after = cache.document(world.bob.id, "doNotDisturb")
+    assert after is not None
+    assert after != before
+    assert b'"enabled":true' in after
+    assert await refresh(engine, cache) == 0  # nothing evicted since
+
+
+async def test_refresh_does_not_hold_a_value_a_later_change_evicted(
+    engine: AsyncEngine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = SettingsCache(ttl=60)
+    await warm(engine, cache, max_people=1000)
+    cache.evict_person(world.ann.id)
+    real = repo.features_of
+
+    async def read_then_changed_again(*args: Any) -> Any:
+        found = await real(*args)
+        cache.evict_person(world.ann.id)  # another change, heard while the read ran
+        return found
+
+    monkeypatch.setattr(repo, "features_of", read_then_changed_again)
+    await refresh(engine, cache)
+    assert cache.document(world.ann.id, "callForwarding") is None

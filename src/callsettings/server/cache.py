@@ -232,6 +232,8 @@ class SettingsCache:
         # cost more per miss, 7 us, than it saved: py-spy put it at 13 % of a decision.)
         self._answers: OrderedDict[uuid.UUID, bytes] = OrderedDict()
         self._answers_until = 0.0
+        # Held people whose documents were evicted, oldest first, for warmup.Refresher.
+        self._stale: dict[uuid.UUID, None] = {}
         self._generations: dict[uuid.UUID, int] = {}
         self._epoch = 0
         # Counts every eviction: a read that found a person it could not name beforehand
@@ -362,6 +364,7 @@ class SettingsCache:
         self.evictions += 1
         record = self._people.get(person_id)
         if record is not None:
+            self._stale[person_id] = None
             slot = _SLOT.get(feature or "")
             if slot is None:
                 self._people[person_id] = (record[0], record[1], None, None, None, None)
@@ -370,8 +373,16 @@ class SettingsCache:
         self.subscribers.pop(person_id)
         self._answers.clear()
 
+    def take_stale(self, limit: int) -> list[uuid.UUID]:
+        """Up to `limit` held people whose documents were evicted since last asked."""
+        taken = list(islice(self._stale, limit))
+        for person_id in taken:
+            del self._stale[person_id]
+        return taken
+
     def evict_all(self) -> None:
         self._people.clear()
+        self._stale.clear()
         self.orgs.clear()
         self._owners.clear()
         self._owner_count = 0

@@ -13,9 +13,12 @@ feed, started first, evicts the person and the stale value is refused or dropped
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -46,7 +49,6 @@ async def warm(engine: AsyncEngine, cache: SettingsCache, max_people: int) -> in
 async def _warm_org(
     conn: AsyncConnection, cache: SettingsCache, org: Organization, room: int
 ) -> int:
-    defaults = {f: features.encode(features.decode(f, None, org)) for f in features.MODELS}
     loaded = 0
     after: tuple[str, str] | None = None
     while loaded < room:
@@ -56,33 +58,105 @@ async def _warm_org(
         # Taken before the documents are read: a change evicted after this refuses them.
         generations = {person.id: cache.generation(person.id) for person in people}
         stored = await repo.features_of(conn, [person.id for person in people])
-        _hold(cache, org, people, generations, defaults, stored)
+        _hold(cache, org, _Read(people, generations, stored))
         loaded += len(people)
         last = people[-1]
         after = (last.display_name, str(last.id))
     return loaded
 
 
-def _hold(
-    cache: SettingsCache,
-    org: Organization,
-    people: list[Person],
-    generations: dict[uuid.UUID, tuple[int, int]],
-    defaults: dict[Feature, bytes],
-    stored: dict[tuple[uuid.UUID, str], str],
-) -> None:
-    for person in people:
-        generation = generations[person.id]
-        cache.put_person(person, generation)
+def _defaults(org: Organization) -> dict[Feature, bytes]:
+    return {f: features.encode(features.decode(f, None, org)) for f in features.MODELS}
+
+
+@dataclass(frozen=True)
+class _Read:
+    """People, the generations taken before their documents were read, and the documents."""
+
+    people: list[Person]
+    generations: dict[uuid.UUID, tuple[int, int]]
+    stored: dict[tuple[uuid.UUID, str], str]
+
+
+def _hold_documents(cache: SettingsCache, org: Organization, read: _Read) -> None:
+    defaults = _defaults(org)
+    for person in read.people:
         for feature in features.MODELS:
-            raw = stored.get((person.id, feature.value))
+            raw = read.stored.get((person.id, feature.value))
             encoded = (
                 defaults[feature]
                 if raw is None
                 else features.encode(features.decode(feature, raw, org))
             )
-            cache.put_document(person.id, feature.value, encoded, generation)
+            cache.put_document(person.id, feature.value, encoded, read.generations[person.id])
+
+
+def _hold(cache: SettingsCache, org: Organization, read: _Read) -> None:
+    for person in read.people:
+        cache.put_person(person, read.generations[person.id])
+    _hold_documents(cache, org, read)
+    for person in read.people:
         # Extensions only: proxies ask for decisions by extension, and a number is learnt
         # by one indexed query the first time it is dialled (it would cost 90 bytes each).
         if person.extension is not None:
             cache.put_owner(org.id, person.extension, person.id)
+
+
+REFRESH_SECONDS = 0.05
+
+
+async def refresh(engine: AsyncEngine, cache: SettingsCache, limit: int = PAGE) -> int:
+    """Read again the documents of held people that changes evicted; say how many people.
+
+    A change evicts a document on every replica, and the next read of it would go to the
+    database one request at a time; reading them back in batches keeps a warm replica warm
+    while people change their settings. Values are stored under the generation taken before
+    the read, as in the warm start.
+    """
+    people = [p for p in map(cache.person, cache.take_stale(limit)) if p is not None]
+    if not people:
+        return 0
+    generations = {person.id: cache.generation(person.id) for person in people}
+    by_org: dict[uuid.UUID, list[Person]] = {}
+    for person in people:
+        by_org.setdefault(person.org_id, []).append(person)
+    async with engine.connect() as conn:
+        stored = await repo.features_of(conn, [person.id for person in people])
+        for org_id, members in by_org.items():
+            org = cache.orgs.get(org_id) or await repo.get_organization(conn, org_id)
+            if org is not None:
+                cache.put_org(org)  # a changed organization refuses these values
+                _hold_documents(cache, org, _Read(members, generations, stored))
+    return len(people)
+
+
+class Refresher:
+    """Runs `refresh` every `interval` seconds in the background."""
+
+    def __init__(
+        self, engine: AsyncEngine, cache: SettingsCache, interval: float = REFRESH_SECONDS
+    ) -> None:
+        self._engine = engine
+        self._cache = cache
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await refresh(self._engine, self._cache)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Evicted documents are then read on their next use, as without a refresher.
+                log.exception("could not read evicted documents again")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
