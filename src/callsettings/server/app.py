@@ -27,7 +27,7 @@ from callsettings.server.ratelimit import (
     RedisRateLimitStore,
 )
 from callsettings.server.services import Services
-from callsettings.server.warmup import Refresher, warm
+from callsettings.server.warmup import refresher, warm
 from callsettings.storage.database import create_engine
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,10 @@ def create_litestar(config: ServerConfig) -> Litestar:
         await invalidator.start()
         feed = ChangeFeed(engine, cache, config.change_poll_seconds)
         await feed.start()  # first: a change made while the cache warms is evicted
-        refresher = Refresher(engine, cache)
+        read_back = refresher(engine, cache)
         if config.warm_start:
             await _warm_start(engine, cache, config.cache_max_people)
-            await refresher.start()  # and keep it warm while people change their settings
+            read_back.start()  # and keep it warm while people change their settings
         app.state.services = Services(
             config=config,
             engine=engine,
@@ -119,7 +119,7 @@ def create_litestar(config: ServerConfig) -> Litestar:
         try:
             yield
         finally:
-            await refresher.stop()
+            await read_back.stop()
             await feed.stop()
             await invalidator.stop()
             await engine.dispose()

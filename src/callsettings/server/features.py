@@ -81,15 +81,20 @@ async def read_all(conn: AsyncConnection, person: Person, org: Organization) -> 
     return [await read(conn, person, org, feature) for feature in MODELS]
 
 
+def _identity(person: Person) -> dict[str, Any]:
+    """Who a person is to the engine. Their id is their Webex id, so decisions name
+    mailboxes as the API does."""
+    return {
+        "id": encode_id(IdType.PEOPLE, person.id),
+        "name": person.display_name,
+        "extension": person.extension,
+        "numbers": person.numbers,
+    }
+
+
 def _forwarding_only(person: Person, forwarding: CallForwarding) -> Subscriber:
     """A person as the loop check sees them: their forwarding, every other feature default."""
-    return Subscriber(
-        id=encode_id(IdType.PEOPLE, person.id),
-        name=person.display_name,
-        extension=person.extension,
-        numbers=person.numbers,
-        forwarding=forwarding,
-    )
+    return Subscriber(**_identity(person), forwarding=forwarding)
 
 
 # Each feature's default document per system maximum of rings, encoded and decoded: most
@@ -97,13 +102,23 @@ def _forwarding_only(person: Person, forwarding: CallForwarding) -> Subscriber:
 _defaults: dict[tuple[Feature, int], tuple[bytes, Document]] = {}
 
 
-def _engine_document(feature: Feature, raw: bytes, org: Organization) -> Document:
+def _default(feature: Feature, org: Organization) -> tuple[bytes, Document]:
     key = (feature, org.system_max_rings)
-    default = _defaults.get(key)
-    if default is None:
+    found = _defaults.get(key)
+    if found is None:
         document = decode(feature, None, org)
-        default = _defaults[key] = (encode(document), document)
-    return default[1] if raw == default[0] else decode(feature, raw, org)
+        found = _defaults[key] = (encode(document), document)
+    return found
+
+
+def default_encoded(feature: Feature, org: Organization) -> bytes:
+    """The document a person has who never changed `feature`, encoded as GET serves it."""
+    return _default(feature, org)[0]
+
+
+def _engine_document(feature: Feature, raw: bytes, org: Organization) -> Document:
+    encoded, document = _default(feature, org)
+    return document if raw == encoded else decode(feature, raw, org)
 
 
 def compile_encoded(person: Person, org: Organization, encoded: list[bytes]) -> Subscriber:
@@ -118,20 +133,14 @@ def compile_encoded(person: Person, org: Organization, encoded: list[bytes]) -> 
 
 
 def as_subscriber(person: Person, documents: list[Document]) -> Subscriber:
-    """The engine's view of a person (documents in the order of MODELS).
-
-    Its id is the person's Webex id, so decisions name mailboxes as the API does.
-    """
+    """The engine's view of a person (documents in the order of MODELS)."""
     forwarding, dnd, call_waiting, voicemail = documents
     assert isinstance(forwarding, CallForwarding)
     assert isinstance(dnd, DoNotDisturb)
     assert isinstance(call_waiting, CallWaiting)
     assert isinstance(voicemail, Voicemail)
     return Subscriber(
-        id=encode_id(IdType.PEOPLE, person.id),
-        name=person.display_name,
-        extension=person.extension,
-        numbers=person.numbers,
+        **_identity(person),
         forwarding=forwarding,
         dnd=dnd,
         call_waiting=call_waiting,

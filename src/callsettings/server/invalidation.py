@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callsettings.server.background import Periodic
 from callsettings.server.cache import SettingsCache
 from callsettings.storage import repositories as repo
 
@@ -121,7 +122,7 @@ class ChangeFeed:
         self._clock = clock or asyncio.get_running_loop().time
         self._cursor: int | None = None  # None: not known yet (the database was away)
         self._gaps: dict[int, float] = {}  # ids not seen yet below the cursor -> since when
-        self._task: asyncio.Task[None] | None = None
+        self._polling: Periodic | None = None
 
     async def start(self) -> None:
         """Start after the newest event: this replica has cached nothing older.
@@ -135,19 +136,14 @@ class ChangeFeed:
         except Exception:
             log.warning("the change feed starts without the database; it will retry")
         if self._poll_seconds > 0:
-            self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._poll_seconds)
-            try:
-                await self.poll()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Events may be missed while the database is away: start from nothing.
-                log.exception("could not read the change feed")
-                self._cache.evict_all()
+            # Events may be missed while the database is away: a failed poll forgets all.
+            self._polling = Periodic(
+                self._poll_seconds,
+                self.poll,
+                "could not read the change feed",
+                self._cache.evict_all,
+            )
+            self._polling.start()
 
     async def poll(self) -> int:
         """Read what is new; return how many people were evicted."""
@@ -174,7 +170,5 @@ class ChangeFeed:
         return evicted
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._polling is not None:
+            await self._polling.stop()

@@ -13,8 +13,6 @@ feed, started first, evicts the person and the stale value is refused or dropped
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -23,9 +21,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callsettings.server import features
+from callsettings.server.background import Periodic
 from callsettings.server.cache import SettingsCache
 from callsettings.storage import repositories as repo
-from callsettings.storage.records import Feature, Organization, Person
+from callsettings.storage.records import Organization, Person
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +64,6 @@ async def _warm_org(
     return loaded
 
 
-def _defaults(org: Organization) -> dict[Feature, bytes]:
-    return {f: features.encode(features.decode(f, None, org)) for f in features.MODELS}
-
-
 @dataclass(frozen=True)
 class _Read:
     """People, the generations taken before their documents were read, and the documents."""
@@ -79,12 +74,11 @@ class _Read:
 
 
 def _hold_documents(cache: SettingsCache, org: Organization, read: _Read) -> None:
-    defaults = _defaults(org)
     for person in read.people:
         for feature in features.MODELS:
             raw = read.stored.get((person.id, feature.value))
             encoded = (
-                defaults[feature]
+                features.default_encoded(feature, org)
                 if raw is None
                 else features.encode(features.decode(feature, raw, org))
             )
@@ -130,33 +124,10 @@ async def refresh(engine: AsyncEngine, cache: SettingsCache, limit: int = PAGE) 
     return len(people)
 
 
-class Refresher:
-    """Runs `refresh` every `interval` seconds in the background."""
+def refresher(engine: AsyncEngine, cache: SettingsCache) -> Periodic:
+    """`refresh` every REFRESH_SECONDS; a failed one leaves documents to be read on next use."""
 
-    def __init__(
-        self, engine: AsyncEngine, cache: SettingsCache, interval: float = REFRESH_SECONDS
-    ) -> None:
-        self._engine = engine
-        self._cache = cache
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+    async def step() -> int:
+        return await refresh(engine, cache)
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await refresh(self._engine, self._cache)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Evicted documents are then read on their next use, as without a refresher.
-                log.exception("could not read evicted documents again")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    return Periodic(REFRESH_SECONDS, step, "could not read evicted documents again")
