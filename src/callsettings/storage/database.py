@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from callsettings.storage.driver import plain
 from callsettings.storage.sqlite_inline import inline_creator
 
 if TYPE_CHECKING:
@@ -193,18 +194,18 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
         return
     async with group.lock:
         conn = await group.connection()
-        await conn.exec_driver_sql("SAVEPOINT writer")
+        await plain(conn, "SAVEPOINT writer")
         try:
             yield conn
         except BaseException:
-            await conn.exec_driver_sql("ROLLBACK TO SAVEPOINT writer")
-            await conn.exec_driver_sql("RELEASE SAVEPOINT writer")
+            await plain(conn, "ROLLBACK TO SAVEPOINT writer")
+            await plain(conn, "RELEASE SAVEPOINT writer")
             if not group.waiting:
                 # Nobody else's change is in the transaction: end it now rather than hold
                 # the database's write lock until some later writer's commit.
                 await group.abandon()
             raise
-        await conn.exec_driver_sql("RELEASE SAVEPOINT writer")
+        await plain(conn, "RELEASE SAVEPOINT writer")
         committed = group.enqueue()
     await committed
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callsettings.storage import tables as t
+from callsettings.storage.driver import Statement, first, run
 from callsettings.storage.records import (
     AuditEvent,
     Change,
@@ -40,15 +41,17 @@ def _uuids(text: str) -> frozenset[uuid.UUID]:
 # ---- organizations and locations -------------------------------------------------------
 
 
-def _organization(row: sa.Row[Any]) -> Organization:
+def _organization(row: Sequence[Any]) -> Organization:
+    # A row of the organizations table's columns, in their order (a Row or a driver tuple).
+    org_id, display_name, country, max_rings, ring_seconds, diversion_cap, created = row
     return Organization(
-        id=uuid.UUID(row.id),
-        display_name=row.display_name,
-        country=row.country,
-        system_max_rings=row.system_max_rings,
-        ring_seconds=row.ring_seconds,
-        diversion_cap=row.diversion_cap,
-        created=as_utc(row.created),
+        id=uuid.UUID(org_id),
+        display_name=display_name,
+        country=country,
+        system_max_rings=max_rings,
+        ring_seconds=ring_seconds,
+        diversion_cap=diversion_cap,
+        created=as_utc(created),
     )
 
 
@@ -68,11 +71,14 @@ async def insert_organization(conn: AsyncConnection, org: Organization) -> None:
 
 # The write path's statements are built once: building a statement and its cache key
 # each time cost more than running it (a PUT runs five of them under the writer lock).
-_ORGANIZATION = sa.select(t.organizations).where(t.organizations.c.id == sa.bindparam("id"))
+# They run on the driver itself (see storage/driver.py).
+_ORGANIZATION = Statement(
+    sa.select(t.organizations).where(t.organizations.c.id == sa.bindparam("id"))
+)
 
 
 async def get_organization(conn: AsyncConnection, org_id: uuid.UUID) -> Organization | None:
-    row = (await conn.execute(_ORGANIZATION, {"id": str(org_id)})).first()
+    row = await first(conn, _ORGANIZATION, {"id": str(org_id)})
     return None if row is None else _organization(row)
 
 
@@ -303,16 +309,17 @@ async def get_xsi_password(conn: AsyncConnection, person_id: uuid.UUID) -> str |
 # ---- feature documents and the audit trail ---------------------------------------------
 
 
-_FEATURE = sa.select(t.feature_settings.c.document).where(
-    t.feature_settings.c.person_id == sa.bindparam("person_id"),
-    t.feature_settings.c.feature == sa.bindparam("feature"),
+_FEATURE = Statement(
+    sa.select(t.feature_settings.c.document).where(
+        t.feature_settings.c.person_id == sa.bindparam("person_id"),
+        t.feature_settings.c.feature == sa.bindparam("feature"),
+    )
 )
 
 
 async def get_feature(conn: AsyncConnection, person_id: uuid.UUID, feature: str) -> str | None:
-    return (
-        await conn.execute(_FEATURE, {"person_id": str(person_id), "feature": feature})
-    ).scalar()
+    row = await first(conn, _FEATURE, {"person_id": str(person_id), "feature": feature})
+    return None if row is None else str(row[0])
 
 
 _EXTENSION_TAKEN = sa.select(t.people.c.id).where(
@@ -354,43 +361,52 @@ async def features_of(
     return {(wanted[r.person_id], r.feature): r.document for r in await conn.execute(query)}
 
 
-_UPDATE_FEATURE = t.feature_settings.update().where(
-    t.feature_settings.c.person_id == sa.bindparam("person"),
-    t.feature_settings.c.feature == sa.bindparam("name"),
+def _binds(table: sa.Table, *names: str) -> dict[str, sa.BindParameter[Any]]:
+    return {name: sa.bindparam(name, type_=table.c[name].type) for name in names}
+
+
+_UPDATE_FEATURE = Statement(
+    t.feature_settings.update()
+    .where(
+        t.feature_settings.c.person_id == sa.bindparam("person_id"),
+        t.feature_settings.c.feature == sa.bindparam("feature"),
+    )
+    .values(_binds(t.feature_settings, "document", "updated"))
+)
+_INSERT_FEATURE = Statement(
+    t.feature_settings.insert().values(
+        _binds(t.feature_settings, "person_id", "feature", "document", "updated")
+    )
 )
 
 
-async def save_feature(conn: AsyncConnection, change: Change) -> None:
-    """Store the new document and its audit event in the caller's transaction."""
+async def save_feature(conn: AsyncConnection, change: Change) -> int:
+    """Store the new document and its audit event in the caller's transaction; return the
+    event's id."""
     now = utcnow()
-    person_id = str(change.person.id)
     assert change.after is not None
-    updated = await conn.execute(
-        _UPDATE_FEATURE,
-        {
-            "person": person_id,
-            "name": change.feature.value,
-            "document": change.after,
-            "updated": now,
-        },
-    )
-    if updated.rowcount == 0:
-        await conn.execute(
-            t.feature_settings.insert().values(
-                person_id=person_id,
-                feature=change.feature.value,
-                document=change.after,
-                updated=now,
-            )
-        )
-    await record_audit(conn, change, now)
+    values = {
+        "person_id": str(change.person.id),
+        "feature": change.feature.value,
+        "document": change.after,
+        "updated": now,
+    }
+    if await run(conn, _UPDATE_FEATURE, values) == 0:
+        await run(conn, _INSERT_FEATURE, values)
+    return await record_audit(conn, change, now)
 
 
-_INSERT_AUDIT = t.audit_events.insert()
+_INSERT_AUDIT = Statement(
+    t.audit_events.insert()
+    .values(_binds(t.audit_events, *(c.name for c in t.audit_events.c if c.name != "id")))
+    .returning(t.audit_events.c.id)
+)
 
 
-async def record_audit(conn: AsyncConnection, change: Change, now: datetime | None = None) -> None:
-    await conn.execute(
+async def record_audit(conn: AsyncConnection, change: Change, now: datetime | None = None) -> int:
+    """Append an audit event; return its id."""
+    row = await first(
+        conn,
         _INSERT_AUDIT,
         {
             "org_id": str(change.person.org_id),
@@ -406,6 +422,8 @@ async def record_audit(conn: AsyncConnection, change: Change, now: datetime | No
             "created": now or utcnow(),
         },
     )
+    assert row is not None
+    return int(row[0])
 
 
 def _audit(row: sa.Row[Any]) -> AuditEvent:
