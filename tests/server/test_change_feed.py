@@ -123,3 +123,17 @@ async def test_a_feed_started_without_the_database_finds_its_cursor_later(
     await insert_event(engine, world, 2, world.bob.id)
     assert await feed.poll() == 1
     assert cache.evicted == [world.bob.id]
+
+
+async def test_the_feed_skips_changes_this_replica_applied_when_it_committed(
+    engine: AsyncEngine, world: World
+) -> None:
+    cache = Recording()
+    feed = ChangeFeed(engine, cache, poll_seconds=0, clock=Clock())
+    await feed.start()
+    await insert_event(engine, world, 1, world.ann.id)
+    await insert_event(engine, world, 2, world.bob.id)
+    cache.wrote(1)  # Ann's change was written, and applied, here
+    assert await feed.poll() == 1
+    assert cache.evicted == [world.bob.id]
+    assert not cache.own_change(1)  # passed: forgotten

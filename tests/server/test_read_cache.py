@@ -16,7 +16,9 @@ from callsettings.server.app import create_app
 from callsettings.server.auth import TokenCache
 from callsettings.server.cache import (
     DICTIONARIES,
+    FEATURES,
     MAX_COMPILED,
+    MAX_OWN_EVENTS,
     NOBODY,
     SettingsCache,
     deflate,
@@ -447,3 +449,30 @@ async def test_a_failed_read_fails_every_waiter_and_is_not_remembered(
     assert all(isinstance(r, RuntimeError) for r in results)
     assert cache.flights == {}
     await engine.dispose()
+
+
+def test_a_person_is_stale_until_every_evicted_document_is_held_again() -> None:
+    cache = SettingsCache(ttl=60)
+    person = _person()
+    _held(cache, person)
+    for feature in FEATURES:
+        cache.put_document(person.id, feature, b"{}", cache.generation(person.id))
+    cache.evict_person(person.id, "doNotDisturb")
+    cache.evict_person(person.id, "voicemail")
+    generation = cache.generation(person.id)
+    assert not cache.holds(person.id, "voicemail")
+    assert cache.holds(person.id, "callForwarding")
+    cache.put_document(person.id, "doNotDisturb", b"{}", generation)
+    assert cache.take_stale(10) == [person.id]  # voicemail is still missing
+    cache.evict_person(person.id, "voicemail")
+    cache.put_document(person.id, "voicemail", b"{}", cache.generation(person.id))
+    assert cache.take_stale(10) == []
+
+
+def test_own_events_are_bounded_and_each_is_skipped_once() -> None:
+    cache = SettingsCache(ttl=60)
+    for event_id in range(MAX_OWN_EVENTS + 1):
+        cache.wrote(event_id)
+    assert not cache.own_change(0)  # the oldest were forgotten past the bound
+    assert cache.own_change(MAX_OWN_EVENTS)
+    assert not cache.own_change(MAX_OWN_EVENTS)

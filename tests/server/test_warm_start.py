@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callsettings.server import features
+from callsettings.server import features, services
 from callsettings.server.app import create_app
-from callsettings.server.cache import SettingsCache
+from callsettings.server.cache import FEATURES, SettingsCache
 from callsettings.server.warmup import refresh, warm
 from callsettings.storage import repositories as repo
 from callsettings.storage import tables
@@ -92,26 +93,67 @@ async def test_without_a_warm_start_nobody_is_held_until_read(
         assert cache.people_held() == 1
 
 
-async def test_a_put_keeps_the_persons_other_documents_and_reads_the_changed_one_back(
-    database_url: str, world: World
+async def _hold_all(client: AsyncTestClient[Any], world: World) -> None:
+    """Read each of Ann's documents, so that this replica holds them (no warm start, so
+    no read-back either: what is held after a PUT is what the PUT itself left)."""
+    for feature in FEATURES:
+        assert (await client.get(_path(world, feature), headers=world.auth("full"))).is_success
+
+
+@pytest.mark.parametrize(
+    ("feature", "patch"),
+    [
+        ("callForwarding", {"callForwarding": {"busy": {"enabled": True, "destination": "1002"}}}),
+        ("callForwarding", {"callForwarding": {"noAnswer": {"numberOfRings": 5}}}),
+        ("doNotDisturb", {"enabled": True}),
+        ("callWaiting", {"enabled": False}),
+        ("voicemail", {"sendBusyCalls": {"enabled": True}}),
+    ],
+)
+async def test_a_put_holds_the_committed_document_as_a_fresh_replica_reads_it(
+    database_url: str, world: World, feature: str, patch: dict[str, Any]
 ) -> None:
-    app = create_app(make_config(database_url))
+    app = create_app(make_config(database_url, warm_start=False))
     async with AsyncTestClient(app=app) as client:
         cache = app.app.app.state.services.cache
-        voicemail = cache.document(world.ann.id, "voicemail")
+        await _hold_all(client, world)
+        others = {f: cache.document(world.ann.id, f) for f in FEATURES if f != feature}
+        put = await client.put(_path(world, feature), json=patch, headers=world.auth("full"))
+        assert put.status_code == 204, put.text
+        held = cache.document(world.ann.id, feature)
+        assert cache.take_stale(10) == []  # nothing to read back
+        assert {f: cache.document(world.ann.id, f) for f in others} == others
+    async with AsyncTestClient(app=create_app(make_config(database_url))) as fresh:
+        got = await fresh.get(_path(world, feature), headers=world.auth("full"))
+    assert got.status_code == 200, got.text
+    assert held == got.content
+
+
+async def test_a_change_heard_while_a_put_commits_leaves_the_document_to_be_read_back(
+    database_url: str, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(make_config(database_url, warm_start=False))
+    real = services.write_transaction
+
+    @asynccontextmanager
+    async def commit_then_hear_another_change(engine: AsyncEngine) -> AsyncIterator[Any]:
+        async with real(engine) as conn:
+            yield conn
+        # Another replica changed Ann after this commit, and its notice came before this
+        # request resumed: the document this request wrote may already be outdated.
+        app.app.app.state.services.cache.evict_person(world.ann.id, "callForwarding")
+
+    monkeypatch.setattr(services, "write_transaction", commit_then_hear_another_change)
+    async with AsyncTestClient(app=app) as client:
+        cache = app.app.app.state.services.cache
+        await _hold_all(client, world)
         busy = {"callForwarding": {"busy": {"enabled": True, "destination": "1002"}}}
         put = await client.put(_path(world), json=busy, headers=world.auth("full"))
         assert put.status_code == 204, put.text
-        assert cache.document(world.ann.id, "voicemail") == voicemail
-        held = None
-        for _ in range(100):  # the refresher reads it back within about 50 ms
-            held = cache.document(world.ann.id, "callForwarding")
-            if held is not None:
-                break
-            await asyncio.sleep(0.02)
-        got = await client.get(_path(world), headers=world.auth("full"))
-    assert held == got.content
-    assert got.json()["callForwarding"]["busy"]["destination"] == "1002"
+        held = cache.document(world.ann.id, "callForwarding")
+        stale = cache.take_stale(10)
+    assert held is None
+    assert stale == [world.ann.id]
 
 
 async def test_refresh_reads_evicted_documents_back_as_stored(
@@ -154,3 +196,22 @@ async def test_refresh_does_not_hold_a_value_a_later_change_evicted(
     monkeypatch.setattr(repo, "features_of", read_then_changed_again)
     await refresh(engine, cache)
     assert cache.document(world.ann.id, "callForwarding") is None
+
+
+async def test_refresh_reads_back_only_the_documents_that_were_evicted(
+    engine: AsyncEngine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = SettingsCache(ttl=60)
+    await warm(engine, cache, max_people=1000)
+    cache.evict_person(world.bob.id, "doNotDisturb")
+    put: list[str] = []
+    real = cache.put_document
+
+    def recording(person_id: Any, feature: str, encoded: bytes, generation: Any) -> None:
+        put.append(feature)
+        real(person_id, feature, encoded, generation)
+
+    monkeypatch.setattr(cache, "put_document", recording)
+    assert await refresh(engine, cache) == 1
+    assert put == ["doNotDisturb"]  # the three still held are not decoded and deflated again
+    assert all(cache.holds(world.bob.id, feature) for feature in FEATURES)

@@ -47,6 +47,8 @@ NOBODY = uuid.UUID(int=0)
 MAX_COMPILED = 2048
 MAX_DERIVED = 4096
 MAX_ANSWERS = 8192
+# Own audit events waiting for the change feed to pass them (it polls every 0.25 s).
+MAX_OWN_EVENTS = 4096
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -234,6 +236,9 @@ class SettingsCache:
         self._answers_until = 0.0
         # Held people whose documents were evicted, oldest first, for warmup.Refresher.
         self._stale: dict[uuid.UUID, None] = {}
+        # Audit events of changes this replica committed and already applied here, for
+        # the change feed to skip (see own_change); bounded, oldest forgotten first.
+        self._own_events: dict[int, None] = {}
         self._generations: dict[uuid.UUID, int] = {}
         self._epoch = 0
         # Counts every eviction: a read that found a person it could not name beforehand
@@ -286,7 +291,15 @@ class SettingsCache:
             return
         slot = _SLOT[feature]
         packed = deflate(DICTIONARIES[feature], encoded)
-        self._people[person_id] = (*record[:slot], packed, *record[slot + 1 :])  # type: ignore[assignment]
+        held: _Record = (*record[:slot], packed, *record[slot + 1 :])  # type: ignore[assignment]
+        self._people[person_id] = held
+        if person_id in self._stale and None not in held[2:]:
+            del self._stale[person_id]  # nothing left to read back
+
+    def holds(self, person_id: uuid.UUID, feature: str) -> bool:
+        """Whether this person's `feature` document is held (then it is current)."""
+        record = self._record(person_id)
+        return record is not None and record[_SLOT[feature]] is not None
 
     def put_subscriber(
         self, person_id: uuid.UUID, compiled: Subscriber, generation: tuple[int, int]
@@ -372,6 +385,22 @@ class SettingsCache:
                 self._people[person_id] = (*record[:slot], None, *record[slot + 1 :])  # type: ignore[assignment]
         self.subscribers.pop(person_id)
         self._answers.clear()
+
+    def wrote(self, event_id: int) -> None:
+        """Note the audit event of a change this replica committed and applied itself."""
+        _make_room(self._own_events, MAX_OWN_EVENTS)
+        self._own_events[event_id] = None
+
+    def own_change(self, event_id: int) -> bool:
+        """Whether the change feed's event is one this replica applied when it committed.
+
+        Evicting again would only send the document to be read back for nothing: every
+        read begun before the commit was already refused by the writer's own eviction.
+        """
+        if event_id not in self._own_events:
+            return False
+        del self._own_events[event_id]
+        return True
 
     def take_stale(self, limit: int) -> list[uuid.UUID]:
         """Up to `limit` held people whose documents were evicted since last asked."""

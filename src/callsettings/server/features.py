@@ -193,7 +193,8 @@ async def store(
     actor: Actor,
 ) -> None:
     """Write `after` with its audit event, unless nothing changed."""
-    old, new = encode(before).decode(), encode(after).decode()
+    encoded = encode(after)
+    old, new = encode(before).decode(), encoded.decode()
     if old == new:
         return
     change = Change(
@@ -207,8 +208,9 @@ async def store(
         tracking_id=actor.tracking_id,
         dialect=actor.dialect,
     )
-    await repo.save_feature(conn, change)
-    mark_changed(conn, person.id, feature.value)
+    event_id = await repo.save_feature(conn, change)
+    # `after` carries the organization's read-only values, so it is what GET will serve.
+    mark_changed(conn, person.id, feature.value, encoded, event_id)
 
 
 async def _validate_forwarding(

@@ -1,7 +1,7 @@
 """Telling every replica that a person's settings changed.
 
-The replica that writes evicts its own cache after the commit. The others learn of it in
-two ways:
+The replica that writes applies the change to its own cache after the commit (see
+services.changing). The others learn of it in two ways:
 
 - the change feed: every accepted change writes an audit event in its own transaction, and
   every replica reads the events that are new every `poll_seconds` (a quarter of a second
@@ -33,13 +33,14 @@ CHANNEL = "callsettings:changed"
 
 
 class Invalidator:
-    """Evicts changed people here; subclasses tell the other replicas too."""
+    """Tells the other replicas of a change this one committed (it applied it itself);
+    with nothing but the database, the change feed does that."""
 
     def __init__(self, cache: SettingsCache) -> None:
         self.cache = cache
 
-    async def person_changed(self, person_id: uuid.UUID, feature: str | None = None) -> None:
-        self.cache.evict_person(person_id, feature)
+    async def publish(self, person_id: uuid.UUID, feature: str | None = None) -> None:
+        """Tell the others that `person_id`'s `feature` (None: all of it) changed."""
 
     async def start(self) -> None:
         """Begin listening to other replicas, if there are any to listen to."""
@@ -56,8 +57,7 @@ class RedisInvalidator(Invalidator):
         self._redis: Any = Redis.from_url(url)
         self._listener: asyncio.Task[None] | None = None
 
-    async def person_changed(self, person_id: uuid.UUID, feature: str | None = None) -> None:
-        await super().person_changed(person_id, feature)
+    async def publish(self, person_id: uuid.UUID, feature: str | None = None) -> None:
         # "<person>" or "<person> <feature>": a message without a feature evicts them all.
         message = str(person_id) if feature is None else f"{person_id} {feature}"
         try:
@@ -159,7 +159,8 @@ class ChangeFeed:
         evicted = 0
         now = self._clock()
         for event_id, person_id, feature in rows:
-            if event_id > cursor or self._gaps.pop(event_id, None) is not None:
+            new = event_id > cursor or self._gaps.pop(event_id, None) is not None
+            if new and not self._cache.own_change(event_id):
                 self._cache.evict_person(person_id, feature)
                 evicted += 1
             if event_id > cursor:

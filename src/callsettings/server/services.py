@@ -31,24 +31,58 @@ class Services:
 CHANGED_PEOPLE = "callsettings.changed_people"
 
 
-def mark_changed(conn: AsyncConnection, person_id: uuid.UUID, feature: str | None = None) -> None:
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """What a write transaction changed, for `changing` to apply once it commits."""
+
+    person_id: uuid.UUID
+    feature: str | None  # None: any of their settings
+    # The document as committed, encoded as GET serves it, and its audit event, when the
+    # change is one feature's document.
+    document: bytes | None = None
+    event_id: int | None = None
+
+
+def mark_changed(
+    conn: AsyncConnection,
+    person_id: uuid.UUID,
+    feature: str | None = None,
+    document: bytes | None = None,
+    event_id: int | None = None,
+) -> None:
     """Note that this transaction changes a person's `feature` (None: any of their settings);
-    `changing` evicts it after commit."""
-    conn.info.setdefault(CHANGED_PEOPLE, set()).add((person_id, feature))
+    `changing` applies it to the caches after the commit."""
+    conn.info.setdefault(CHANGED_PEOPLE, []).append(Changed(person_id, feature, document, event_id))
 
 
 @asynccontextmanager
 async def changing(services: Services) -> AsyncIterator[AsyncConnection]:
-    """A write transaction that, once committed, evicts every person it changed everywhere.
+    """A write transaction that, once committed, applies what it changed everywhere.
 
-    Eviction happens after the commit (a reader must not re-cache the old row in between)
-    and only if the commit succeeded.
+    Nothing is applied unless the commit succeeded, and only after it: a reader must not
+    re-cache the old row in between. This replica evicts the changed documents and holds
+    the committed ones in their place (the next read needs no database), unless it heard
+    of another change to the person while this one committed; then the document stays
+    evicted and is read back. The other replicas are told to evict.
     """
+    cache = services.cache
     async with write_transaction(services.engine) as conn:
         yield conn
-        changed: set[tuple[uuid.UUID, str | None]] = conn.info.pop(CHANGED_PEOPLE, set())
-    for person_id, feature in changed:
-        await services.invalidator.person_changed(person_id, feature)
+        changes: list[Changed] = conn.info.pop(CHANGED_PEOPLE, [])
+        before = {change.person_id: cache.generation(change.person_id) for change in changes}
+    # No await from here to the last hold: nothing can be evicted in between unseen.
+    unchanged = {p for p, generation in before.items() if cache.generation(p) == generation}
+    for change in changes:
+        cache.evict_person(change.person_id, change.feature)
+    for change in changes:
+        if change.document is not None and change.person_id in unchanged:
+            assert change.feature is not None
+            generation = cache.generation(change.person_id)
+            cache.put_document(change.person_id, change.feature, change.document, generation)
+        if change.event_id is not None:
+            cache.wrote(change.event_id)
+    for change in changes:
+        await services.invalidator.publish(change.person_id, change.feature)
 
 
 def services_of(request: Any) -> Services:

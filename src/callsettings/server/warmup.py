@@ -76,6 +76,8 @@ class _Read:
 def _hold_documents(cache: SettingsCache, org: Organization, read: _Read) -> None:
     for person in read.people:
         for feature in features.MODELS:
+            if cache.holds(person.id, feature.value):
+                continue  # held under the same generation: the same document, kept
             raw = read.stored.get((person.id, feature.value))
             encoded = (
                 features.default_encoded(feature, org)
