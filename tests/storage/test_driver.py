@@ -12,10 +12,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callsettings.storage import driver
+from callsettings.storage import repositories as repo
 from callsettings.storage import tables as t
 from callsettings.storage.database import create_engine, write_transaction
 from callsettings.storage.driver import Statement, first, plain, run
-from callsettings.storage.records import Organization
+from callsettings.storage.records import Change, Feature, Organization
+from tests.factories import World
 
 ORG = Statement(sa.select(t.organizations).where(t.organizations.c.id == sa.bindparam("id")))
 RENAME = Statement(
@@ -70,12 +72,11 @@ async def test_a_row_read_on_the_driver_equals_the_one_read_through_sqlalchemy(
     org_id = uuid.uuid4()
     try:
         async with write_transaction(engine) as conn:
-            await conn.execute(sa.select(1))  # PostgreSQL begins at its first statement
-            assert driver._driver(conn) is not None
+            assert await driver._driver(conn) is not None
             assert await run(conn, INSERT, _org_values(org_id)) == 1
             on_driver = await first(conn, ORG, {"id": str(org_id)})
         async with engine.connect() as conn:
-            assert driver._driver(conn) is None  # no transaction: SQLAlchemy's path
+            assert await driver._driver(conn) is None  # no transaction: SQLAlchemy's path
             through_sqlalchemy = await first(conn, ORG, {"id": str(org_id)})
     finally:
         await engine.dispose()
@@ -100,9 +101,9 @@ async def test_run_counts_the_rows_it_touched(database_url: str, name: str, touc
         await engine.dispose()
 
 
-# begun=False: before PostgreSQL's first statement. asyncpg begins SQLAlchemy's transaction
-# lazily, so a statement sent to the driver then would commit on its own and survive the
-# rollback; it must go through SQLAlchemy.
+# begun=False: the driver's statement is the transaction's first. On PostgreSQL, SQLAlchemy's
+# adapter begins its transaction lazily: sent straight to asyncpg, the statement would
+# commit on its own and survive the rollback.
 @pytest.mark.parametrize("begun", [True, False])
 async def test_a_statement_is_undone_with_the_transaction(database_url: str, begun: bool) -> None:
     engine = create_engine(database_url)
@@ -155,4 +156,37 @@ def test_organization_rows_unpack_in_table_order() -> None:
         ring_seconds=6,
         diversion_cap=5,
         created=CREATED,
+    )
+
+
+async def test_a_change_locks_and_reads_the_organization_and_the_stored_document(
+    engine: AsyncEngine, world: World
+) -> None:
+    ann, change = world.ann, _change(world)
+    async with write_transaction(engine) as conn:
+        never_changed = await repo.lock_for_change(conn, ann.id, "doNotDisturb")
+        event_id = await repo.save_feature(conn, change)  # on PostgreSQL, one statement
+        changed = await repo.lock_for_change(conn, ann.id, "doNotDisturb")
+        nobody = await repo.lock_for_change(conn, uuid.uuid4(), "doNotDisturb")
+    async with engine.connect() as conn:
+        events = await repo.list_audit_events(conn, world.org.id)
+    assert never_changed == (world.org, None)
+    assert changed == (world.org, change.after)
+    assert nobody is None
+    assert [(e.id, e.after) for e in events if e.feature == "doNotDisturb"] == [
+        (event_id, change.after)
+    ]
+
+
+def _change(world: World) -> Change:
+    return Change(
+        person=world.ann,
+        feature=Feature.DO_NOT_DISTURB,
+        before=None,
+        after='{"enabled":true,"ringSplashEnabled":false}',
+        actor_id="test",
+        actor_name="Test",
+        token_id=None,
+        tracking_id="t",
+        dialect="webex",
     )

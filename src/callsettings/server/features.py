@@ -171,13 +171,16 @@ async def update(
     patch: Any,
     actor: Actor,
     known: KnownPerson = _none_known,
+    current: Document | None = None,
 ) -> Document:
-    """Merge `patch` into the stored document, validate, store and audit it.
+    """Merge `patch` into the stored document (`current`, when the caller read it in this
+    transaction), validate, store and audit it.
 
     Raises:
         InvalidSetting: the merged document breaks a rule; nothing is stored.
     """
-    current = await read(conn, person, org, feature)
+    if current is None:
+        current = await read(conn, person, org, feature)
     candidate = apply_patch(current, patch)
     checked = await VALIDATORS[feature](conn, candidate, current, person, org, known)
     await store(conn, person, feature, current, checked, actor)

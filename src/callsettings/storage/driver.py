@@ -8,8 +8,9 @@ seven statements inside the database's write lock, so that overhead was most of 
 The statements are still SQLAlchemy Core, written once against the tables and compiled once
 per dialect (SQLite's `?` or asyncpg's `$1` placeholders, with the bind and result types'
 own conversions). They run on the connection SQLAlchemy holds, inside its transaction, so
-commit, rollback and the pool stay SQLAlchemy's. Where that is not possible (no transaction
-open yet on PostgreSQL, another driver) they run through SQLAlchemy as before.
+commit, rollback and the pool stay SQLAlchemy's (on PostgreSQL, SQLAlchemy's adapter is
+asked to begin its transaction, as its own first statement would). Outside a transaction,
+or on another driver, they run through SQLAlchemy as before.
 
 Driver errors are raised as SQLAlchemy's, so the error handling above does not change.
 """
@@ -86,7 +87,7 @@ def _proxied(conn: AsyncConnection) -> Any:
     return conn.sync_connection.connection
 
 
-def _driver(conn: AsyncConnection) -> Any:
+async def _driver(conn: AsyncConnection) -> Any:
     """The driver connection to run on, or None to go through SQLAlchemy."""
     if not conn.in_transaction():
         return None
@@ -94,19 +95,22 @@ def _driver(conn: AsyncConnection) -> Any:
     driver: Any = proxied.driver_connection
     if isinstance(driver, InlineConnection):
         return driver._connection  # the sqlite3 connection, used on this thread
-    # asyncpg: SQLAlchemy begins its transaction at the first statement; before that a
-    # statement sent straight to the driver would commit on its own.
+    # asyncpg: SQLAlchemy's adapter begins its transaction at the first statement, and only
+    # commits one it began. Have it begin now, as that statement would have.
     adapted = proxied.dbapi_connection
-    if getattr(adapted, "_transaction", None) is not None and driver.is_in_transaction():
-        return driver
-    return None
+    start = getattr(adapted, "_start_transaction", None)
+    if start is None or getattr(adapted, "isolation_level", None) == "autocommit":
+        return None
+    if adapted._transaction is None:
+        await start()
+    return driver if driver.is_in_transaction() else None
 
 
 async def first(
     conn: AsyncConnection, statement: Statement, values: Mapping[str, Any]
 ) -> tuple[Any, ...] | None:
     """Return the first row of a SELECT (or of an INSERT ... RETURNING), or None."""
-    driver = _driver(conn)
+    driver = await _driver(conn)
     if driver is None:
         row = (await conn.execute(statement.statement, dict(values))).first()
         return None if row is None else tuple(row)
@@ -124,7 +128,7 @@ async def first(
 
 async def run(conn: AsyncConnection, statement: Statement, values: Mapping[str, Any]) -> int:
     """Run an INSERT, UPDATE or DELETE; return how many rows it touched."""
-    driver = _driver(conn)
+    driver = await _driver(conn)
     if driver is None:
         result = await conn.execute(statement.statement, dict(values))
         return int(result.rowcount)
@@ -140,7 +144,7 @@ async def run(conn: AsyncConnection, statement: Statement, values: Mapping[str, 
 
 async def plain(conn: AsyncConnection, sql: str) -> None:
     """Run a parameterless statement (SAVEPOINT and its like)."""
-    driver = _driver(conn)
+    driver = await _driver(conn)
     if isinstance(driver, sqlite3.Connection):
         with _as_sqlalchemy(_Compiled(sql, (), (), ()), [], sqlite3.Error):
             driver.execute(sql)

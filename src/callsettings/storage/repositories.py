@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callsettings.storage import tables as t
@@ -228,12 +229,41 @@ async def get_person(conn: AsyncConnection, person_id: uuid.UUID) -> Person | No
     return _person(rows[0], numbers)
 
 
+_LOCK_PERSON = Statement(
+    sa.select(t.people.c.id).where(t.people.c.id == sa.bindparam("id")).with_for_update()
+)
+
+
+_fs = t.feature_settings
+_FOR_CHANGE = Statement(
+    sa.select(*t.organizations.c, _fs.c.document)
+    .select_from(
+        t.people.join(t.organizations, t.organizations.c.id == t.people.c.org_id).outerjoin(
+            _fs, (_fs.c.person_id == t.people.c.id) & (_fs.c.feature == sa.bindparam("feature"))
+        )
+    )
+    .where(t.people.c.id == sa.bindparam("id"))
+    .with_for_update(of=t.people)  # SQLite has no row locks: it renders none
+)
+
+
+async def lock_for_change(
+    conn: AsyncConnection, person_id: uuid.UUID, feature: str
+) -> tuple[Organization, str | None] | None:
+    """Lock the person (as lock_person) and read their organization and stored `feature`
+    document (None: the default), in one statement: a round trip to PostgreSQL costs more
+    than the query. None when the person is gone."""
+    row = await first(conn, _FOR_CHANGE, {"id": str(person_id), "feature": feature})
+    if row is None:
+        return None
+    *org, document = row
+    return _organization(org), document
+
+
 async def lock_person(conn: AsyncConnection, person_id: uuid.UUID) -> None:
     """Serialize writers of one person's settings (PostgreSQL; SQLite locks the database)."""
-    if conn.dialect.name == "sqlite":
-        return
-    query = sa.select(t.people.c.id).where(t.people.c.id == str(person_id)).with_for_update()
-    await conn.execute(query)
+    if conn.dialect.name != "sqlite":
+        await first(conn, _LOCK_PERSON, {"id": str(person_id)})
 
 
 async def get_person_by_email(conn: AsyncConnection, email: str) -> Person | None:
@@ -385,9 +415,14 @@ async def save_feature(conn: AsyncConnection, change: Change) -> int:
     event's id."""
     now = utcnow()
     assert change.after is not None
+    audit = _audit_values(change, now)
+    if conn.dialect.name == "postgresql":
+        row = await first(conn, _SAVE_WITH_AUDIT, audit)  # one round trip for both
+        assert row is not None
+        return int(row[0])
     values = {
-        "person_id": str(change.person.id),
-        "feature": change.feature.value,
+        "person_id": audit["person_id"],
+        "feature": audit["feature"],
         "document": change.after,
         "updated": now,
     }
@@ -396,32 +431,54 @@ async def save_feature(conn: AsyncConnection, change: Change) -> int:
     return await record_audit(conn, change, now)
 
 
+_AUDITED = [c.name for c in t.audit_events.c if c.name != "id"]
 _INSERT_AUDIT = Statement(
-    t.audit_events.insert()
-    .values(_binds(t.audit_events, *(c.name for c in t.audit_events.c if c.name != "id")))
-    .returning(t.audit_events.c.id)
+    t.audit_events.insert().values(_binds(t.audit_events, *_AUDITED)).returning(t.audit_events.c.id)
 )
+
+
+def _saved_document() -> Any:
+    """PostgreSQL's upsert of the document, as a CTE of the audit insert (same values)."""
+    fs = t.feature_settings
+    upsert = pg_insert(fs).values(
+        person_id=sa.bindparam("person_id", type_=fs.c.person_id.type),
+        feature=sa.bindparam("feature", type_=fs.c.feature.type),
+        document=sa.bindparam("after", type_=fs.c.document.type),
+        updated=sa.bindparam("created", type_=fs.c.updated.type),
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[fs.c.person_id, fs.c.feature],
+        set_={"document": upsert.excluded.document, "updated": upsert.excluded.updated},
+    ).cte("saved")
+
+
+_SAVE_WITH_AUDIT = Statement(
+    t.audit_events.insert()
+    .values(_binds(t.audit_events, *_AUDITED))
+    .returning(t.audit_events.c.id)
+    .add_cte(_saved_document())
+)
+
+
+def _audit_values(change: Change, now: datetime) -> dict[str, Any]:
+    return {
+        "org_id": str(change.person.org_id),
+        "actor_id": change.actor_id,
+        "actor_name": change.actor_name,
+        "token_id": None if change.token_id is None else str(change.token_id),
+        "person_id": str(change.person.id),
+        "feature": change.feature.value,
+        "dialect": change.dialect,
+        "before": change.before,
+        "after": change.after,
+        "tracking_id": change.tracking_id,
+        "created": now,
+    }
 
 
 async def record_audit(conn: AsyncConnection, change: Change, now: datetime | None = None) -> int:
     """Append an audit event; return its id."""
-    row = await first(
-        conn,
-        _INSERT_AUDIT,
-        {
-            "org_id": str(change.person.org_id),
-            "actor_id": change.actor_id,
-            "actor_name": change.actor_name,
-            "token_id": None if change.token_id is None else str(change.token_id),
-            "person_id": str(change.person.id),
-            "feature": change.feature.value,
-            "dialect": change.dialect,
-            "before": change.before,
-            "after": change.after,
-            "tracking_id": change.tracking_id,
-            "created": now or utcnow(),
-        },
-    )
+    row = await first(conn, _INSERT_AUDIT, _audit_values(change, now or utcnow()))
     assert row is not None
     return int(row[0])
 

@@ -11,6 +11,7 @@ from litestar.response.base import ASGIResponse
 from callsettings.server import auth
 from callsettings.server import features as service
 from callsettings.server.auth import Rule
+from callsettings.server.errors import ApiError, ErrorKind
 from callsettings.server.reads import CachedReader, held_by_dial
 from callsettings.server.services import changing, services_of
 from callsettings.server.webex.common import (
@@ -19,7 +20,6 @@ from callsettings.server.webex.common import (
     authenticate,
     authorized_reader_person,
     json_body,
-    org_or_404,
     raw_json,
 )
 from callsettings.server.webex.openapi import json_body_operation, responses
@@ -53,14 +53,18 @@ async def change_feature(
     # Who may change whom is decided before the write transaction, from the cache when it
     # can: a person's organization and location never change once provisioned. Inside it,
     # the person is locked (PostgreSQL) and the organization read afresh, because its
-    # maximum of rings validates the change.
+    # maximum of rings validates the change; the same statement reads the stored document.
     async with CachedReader(services) as reader:
         person, _ = await authorized_reader_person(request, reader, token, person_ref, rule)
     known = held_by_dial(services.cache, person.org_id)
     async with changing(services) as conn:
-        await repo.lock_person(conn, person.id)
-        org = await org_or_404(conn, person.org_id)
-        await service.update(conn, person, org, feature, patch, actor(request, token), known)
+        found = await repo.lock_for_change(conn, person.id, feature.value)
+        if found is None:
+            raise ApiError(ErrorKind.PERSON_NOT_FOUND, "Person not found.")
+        org, stored = found
+        current = service.decode(feature, stored, org)
+        who = actor(request, token)
+        await service.update(conn, person, org, feature, patch, who, known, current)
 
 
 def feature_handlers(feature: Feature) -> list[Any]:
