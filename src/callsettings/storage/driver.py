@@ -117,7 +117,7 @@ async def first(
     compiled = statement.compiled(conn.dialect)
     params = _params(compiled, values)
     if isinstance(driver, sqlite3.Connection):
-        with _as_sqlalchemy(compiled, params, sqlite3.Error):
+        with _AsSQLAlchemyError(compiled, params, sqlite3.Error):
             # All rows, so that an INSERT ... RETURNING is run to its end.
             rows = driver.execute(compiled.sql, params).fetchall()
         found = rows[0] if rows else None
@@ -135,7 +135,7 @@ async def run(conn: AsyncConnection, statement: Statement, values: Mapping[str, 
     compiled = statement.compiled(conn.dialect)
     params = _params(compiled, values)
     if isinstance(driver, sqlite3.Connection):
-        with _as_sqlalchemy(compiled, params, sqlite3.Error):
+        with _AsSQLAlchemyError(compiled, params, sqlite3.Error):
             return driver.execute(compiled.sql, params).rowcount
     status: str = await _on_asyncpg(conn, compiled, params, "execute")
     # asyncpg answers "UPDATE 1", "INSERT 0 1", "DELETE 3": the count is the last word.
@@ -146,7 +146,7 @@ async def plain(conn: AsyncConnection, sql: str) -> None:
     """Run a parameterless statement (SAVEPOINT and its like)."""
     driver = await _driver(conn)
     if isinstance(driver, sqlite3.Connection):
-        with _as_sqlalchemy(_Compiled(sql, (), (), ()), [], sqlite3.Error):
+        with _AsSQLAlchemyError(_Compiled(sql, (), (), ()), [], sqlite3.Error):
             driver.execute(sql)
         return
     await conn.exec_driver_sql(sql)
@@ -168,7 +168,7 @@ async def _on_asyncpg(
         raise
 
 
-class _as_sqlalchemy:
+class _AsSQLAlchemyError:
     """Raise a driver error as the SQLAlchemy exception SQLAlchemy itself would raise."""
 
     __slots__ = ("base", "compiled", "params")
