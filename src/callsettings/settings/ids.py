@@ -27,8 +27,9 @@ _PREFIX = "ciscospark://us/"
 
 
 def encode_id(kind: IdType, value: uuid.UUID | str) -> str:
-    """Return the padded Webex id of a UUID."""
-    raw = f"{_PREFIX}{kind.value}/{uuid.UUID(str(value))}"
+    """Return the padded Webex id of a UUID (or of its text, which is checked)."""
+    canonical = value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+    raw = f"{_PREFIX}{kind.value}/{canonical}"
     return base64.b64encode(raw.encode()).decode()
 
 
