@@ -281,3 +281,23 @@ def test_every_treatment_has_a_json_form() -> None:
         "greeting": "busy",
     }
     assert treatment_to_json(Forward("1003", Reason.NO_ANSWER, 2, None))["internal"] is False
+
+
+# What a kept answer depends on besides the called person: whose settings were read.
+@pytest.mark.parametrize(
+    ("fwd", "presence", "consulted"),
+    [
+        ({}, None, set()),
+        (always("1003"), None, set()),  # where the call goes is the rule's own: 1003 is named
+        (always("1003", vm=True), None, {C_VM.id}),  # whether it lands in their voicemail
+        (always("+15550100", vm=True), None, set()),  # outside: nobody's settings to read
+        (busy("1003", vm=True), None, {C_VM.id}),  # a ring's branch counts too
+        (busy("1003", vm=True), Presence.IDLE, {C_VM.id}),
+        (no_answer("1003", vm=True), Presence.UNREGISTERED, set()),  # branch not taken
+    ],
+)
+def test_a_decision_names_whose_settings_shaped_it(
+    fwd: dict[str, object], presence: Presence | None, consulted: set[str]
+) -> None:
+    b = person("1002", fwd=fwd, vm={"enabled": True})
+    assert decide_for(b, presence, C_VM).consulted == consulted

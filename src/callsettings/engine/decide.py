@@ -44,17 +44,20 @@ class _Trace:
     for a decision rarely does, and formatting was a third of the cost of a decision.
     """
 
-    __slots__ = ("prefix", "steps")
+    __slots__ = ("consulted", "prefix", "steps")
 
-    def __init__(self, steps: list[Step] | None = None, prefix: str = "") -> None:
+    def __init__(
+        self, steps: list[Step] | None = None, prefix: str = "", consulted: set[str] | None = None
+    ) -> None:
         self.steps: list[Step] = [] if steps is None else steps
         self.prefix = prefix
+        self.consulted: set[str] = set() if consulted is None else consulted
 
     def __call__(self, who: str, what: str) -> None:
         self.steps.append((who, self.prefix, what))
 
     def branch(self, condition: str) -> _Trace:
-        return _Trace(self.steps, self.prefix + condition)
+        return _Trace(self.steps, self.prefix + condition, self.consulted)
 
 
 def decide(
@@ -71,7 +74,7 @@ def decide(
     """
     trace = _Trace()
     treatment = _evaluate(call, served, presence, lookup, policy, trace)
-    return Decision(treatment, tuple(trace.steps))
+    return Decision(treatment, tuple(trace.steps), frozenset(trace.consulted))
 
 
 def _evaluate(
@@ -222,6 +225,8 @@ def _forward(
         trace(_who(served), f"diversion cap {policy.diversion_cap} reached")
         return _last_resort(served, reason, trace)
     trace(_who(served), f"{reason.value} forwarding to {name}")
+    if target is not None and to_voicemail:
+        trace.consulted.add(target.id)  # whether it lands in their voicemail is theirs to say
     if target is not None and to_voicemail and target.voicemail.enabled:
         trace(name, "lands in their voicemail")
         greeting = Greeting.BUSY if reason is Reason.USER_BUSY else Greeting.UNAVAILABLE

@@ -123,6 +123,9 @@ Treatment = Reject | Forward | VoicemailDrop | Ring
 class Decision:
     treatment: Treatment
     steps: tuple[tuple[str, str, str], ...]  # (who, branch condition, what)
+    # Whose settings, besides the called person's, shaped the treatment (a forward that
+    # lands in a colleague's voicemail depends on theirs): what a kept answer depends on.
+    consulted: frozenset[str] = frozenset()
 
     @property
     def trace(self) -> tuple[str, ...]:
