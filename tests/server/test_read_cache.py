@@ -18,6 +18,7 @@ from callsettings.server.cache import (
     DICTIONARIES,
     FEATURES,
     MAX_COMPILED,
+    MAX_GENERATIONS,
     MAX_OWN_EVENTS,
     NOBODY,
     SettingsCache,
@@ -88,7 +89,7 @@ def _person(**changes: Any) -> Person:
 )
 def test_a_person_packs_and_unpacks_unchanged(person: Person) -> None:
     packed = pack_person(person)
-    assert unpack_person(packed) == person
+    assert unpack_person(person.id, packed) == person
     assert len(packed) < 200  # the budget that lets a worker hold 100,000 people
 
 
@@ -237,20 +238,75 @@ def test_known_owners_are_kept_and_nobody_expires() -> None:
     assert cache.owner(org_id, "1001") == person_id
 
 
-def test_answers_are_forgotten_on_any_eviction_and_on_expiry() -> None:
+def test_an_eviction_forgets_the_persons_answer_and_every_answer_that_reached_someone() -> None:
+    cache = SettingsCache(ttl=2.0)
+    ann, bob, cat, dan = (uuid.uuid4() for _ in range(4))
+    cache.put_answer(ann, b"forwards to someone", cache.evictions, reaching=True)
+    cache.put_answer(bob, b"rings bob", cache.evictions, reaching=False)
+    cache.put_answer(cat, b"rings cat", cache.evictions, reaching=False)
+    cache.evict_person(dan)  # dan may be where ann's calls go
+    assert cache.answer(ann) is None
+    assert (cache.answer(bob), cache.answer(cat)) == (b"rings bob", b"rings cat")  # only theirs
+    cache.evict_person(bob)
+    assert cache.answer(bob) is None
+    assert cache.answer(cat) == b"rings cat"
+
+
+def test_answers_made_before_an_eviction_are_not_kept() -> None:
+    cache = SettingsCache(ttl=2.0)
+    ann, bob = uuid.uuid4(), uuid.uuid4()
+    stale = cache.evictions
+    cache.evict_person(bob)
+    cache.put_answer(ann, b"made before the eviction", stale, reaching=False)
+    assert cache.answer(ann) is None
+
+
+def test_only_answers_reaching_beyond_the_person_expire() -> None:
     clock = FakeClock()
     cache = SettingsCache(ttl=2.0, clock=clock)
     ann, bob = uuid.uuid4(), uuid.uuid4()
-    cache.put_answer(ann, b"packed", cache.evictions)
-    assert cache.answer(ann) == b"packed"
-    cache.evict_person(bob)  # bob may be where ann's calls go
-    assert cache.answer(ann) is None
-    stale = cache.evictions - 1
-    cache.put_answer(ann, b"made before the eviction", stale)
-    assert cache.answer(ann) is None
-    cache.put_answer(ann, b"packed", cache.evictions)
+    cache.put_answer(ann, b"rings ann", cache.evictions, reaching=False)
+    cache.put_answer(bob, b"to a number nobody has yet", cache.evictions, reaching=True)
     clock.now += 2.0
-    assert cache.answer(ann) is None
+    assert cache.answer(bob) is None
+    assert cache.answer(ann) == b"rings ann"  # evicted with ann's own settings, not by time
+
+
+def test_forgotten_answers_are_handed_back_once_the_documents_are_held() -> None:
+    cache = SettingsCache(ttl=60.0)
+    ann, bob = _person(), _person()
+    for person in (ann, bob):
+        _held(cache, person)
+        for feature in FEATURES:
+            cache.put_document(person.id, feature, b"{}", cache.generation(person.id))
+        cache.put_answer(person.id, b"shape", cache.evictions, reaching=person is bob)
+    cache.evict_person(ann.id, "callForwarding")  # forgets ann's, and bob's (reaching)
+    assert cache.take_undecided(10) == [bob.id]  # ann's documents are not all back
+    cache.put_document(ann.id, "callForwarding", b"{}", cache.generation(ann.id))
+    assert cache.take_undecided(10) == [ann.id]
+    assert cache.take_undecided(10) == []
+
+
+def test_equal_answer_shapes_are_held_once() -> None:
+    cache = SettingsCache(ttl=2.0)
+    ann, bob = uuid.uuid4(), uuid.uuid4()
+    cache.put_answer(ann, b'{"action":"ring"}', cache.evictions, reaching=False)
+    cache.put_answer(bob, b'{"action":"ring"}', cache.evictions, reaching=False)
+    assert cache.answer(ann) is cache.answer(bob)
+
+
+def test_generations_stay_bounded_and_a_new_epoch_refuses_reads_in_flight() -> None:
+    cache = SettingsCache(ttl=60.0)
+    person = _person()
+    _held(cache, person)
+    read_under = cache.generation(person.id)
+    for _ in range(MAX_GENERATIONS + 1):
+        cache.evict_person(uuid.uuid4())
+    assert len(cache._generations) <= MAX_GENERATIONS
+    cache.put_document(person.id, "voicemail", b"{}", read_under)
+    assert cache.document(person.id, "voicemail") is None
+    # Refused by the epoch alone, the read is due again: the refresher is told.
+    assert person.id in cache.take_stale(10)
 
 
 def test_a_zero_ttl_caches_nothing() -> None:
@@ -476,3 +532,15 @@ def test_own_events_are_bounded_and_each_is_skipped_once() -> None:
     assert not cache.own_change(0)  # the oldest were forgotten past the bound
     assert cache.own_change(MAX_OWN_EVENTS)
     assert not cache.own_change(MAX_OWN_EVENTS)
+
+
+def test_an_answer_does_not_outlive_its_person_in_the_cache() -> None:
+    clock = FakeClock()
+    cache = SettingsCache(ttl=60.0, clock=clock, people_ttl=10.0)
+    person = _person()
+    _held(cache, person)
+    cache.put_answer(person.id, b"made from what is held", cache.evictions, reaching=False)
+    clock.now += 10.0
+    assert cache.person(person.id) is None
+    _held(cache, person)  # read again: perhaps changed in the database meanwhile
+    assert cache.answer(person.id) is None

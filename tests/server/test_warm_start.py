@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callsettings.server import features, services
 from callsettings.server.app import create_app
 from callsettings.server.cache import FEATURES, SettingsCache
-from callsettings.server.warmup import refresh, warm
+from callsettings.server.warmup import redecide, refresh, warm, warm_answers
 from callsettings.storage import repositories as repo
 from callsettings.storage import tables
 from callsettings.storage.database import write_transaction
@@ -45,6 +46,36 @@ async def test_after_a_warm_start_settings_are_read_without_the_database(
         )
     assert decision.status_code == 200, decision.text
     assert decision.json()["called"]["displayName"] == "Bob Test"
+
+
+async def test_after_a_warm_start_a_new_call_to_anyone_held_is_already_decided(
+    engine: AsyncEngine, world: World
+) -> None:
+    cache = SettingsCache(ttl=60)
+    await warm(engine, cache, max_people=1000)
+    assert await warm_answers(cache) == 4  # two organizations, four people with extensions
+    for person in (world.ann, world.bob, world.cat, world.zed):
+        assert cache.answer(person.id) is not None
+    assert cache.answers_kept() == 4
+    assert await warm_answers(cache) == 0  # kept answers are not decided again
+
+
+async def test_an_answer_a_change_forgot_is_decided_again_with_the_new_settings(
+    engine: AsyncEngine, world: World
+) -> None:
+    cache = SettingsCache(ttl=60)
+    await warm(engine, cache, max_people=1000)
+    await warm_answers(cache)
+    before = cache.answer(world.ann.id)
+    cache.evict_person(world.ann.id, "doNotDisturb")
+    assert await redecide(cache) == 0  # her documents are not all held again yet
+    dnd_on = msgspec.json.encode({"enabled": True, "ringSplashEnabled": False})
+    cache.put_document(world.ann.id, "doNotDisturb", dnd_on, cache.generation(world.ann.id))
+    assert await redecide(cache) == 1
+    after = cache.answer(world.ann.id)
+    assert before is not None
+    assert b'"action":"ring"' in before
+    assert after == b'{"action":"reject","code":486,"reason":"do-not-disturb"}'
 
 
 async def test_a_warm_start_holds_every_person_with_every_document(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -27,7 +29,7 @@ from callsettings.server.ratelimit import (
     RedisRateLimitStore,
 )
 from callsettings.server.services import Services
-from callsettings.server.warmup import refresher, warm
+from callsettings.server.warmup import answer_keeper, refresher, warm, warm_answers
 from callsettings.storage.database import create_engine
 
 log = logging.getLogger(__name__)
@@ -104,9 +106,13 @@ def create_litestar(config: ServerConfig) -> Litestar:
         feed = ChangeFeed(engine, cache, config.change_poll_seconds)
         await feed.start()  # first: a change made while the cache warms is evicted
         read_back = refresher(engine, cache)
+        keeper = answer_keeper(cache)
+        answering: asyncio.Task[int] | None = None
         if config.warm_start:
             await _warm_start(engine, cache, config.cache_max_people)
             read_back.start()  # and keep it warm while people change their settings
+            answering = asyncio.create_task(warm_answers(cache))  # while serving
+            keeper.start()
         app.state.services = Services(
             config=config,
             engine=engine,
@@ -119,6 +125,11 @@ def create_litestar(config: ServerConfig) -> Litestar:
         try:
             yield
         finally:
+            if answering is not None:
+                answering.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await answering
+            await keeper.stop()
             await read_back.stop()
             await feed.stop()
             await invalidator.stop()

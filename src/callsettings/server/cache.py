@@ -44,9 +44,10 @@ NOBODY = uuid.UUID(int=0)
 
 # The most compiled subscribers (about 2 KB each) and encoded decisions (about 600 bytes)
 # kept: rebuilding one from the packed person takes about 10 us, a decision 50 us.
-MAX_COMPILED = 2048
+MAX_COMPILED = 1024
 MAX_DERIVED = 4096
-MAX_ANSWERS = 8192
+# Evicted people whose generation is remembered; past it, a new epoch starts (see evict_person).
+MAX_GENERATIONS = 8192
 # Own audit events waiting for the change feed to pass them (it polls every 0.25 s).
 MAX_OWN_EVENTS = 4096
 
@@ -110,9 +111,9 @@ FEATURES = ("callForwarding", "doNotDisturb", "callWaiting", "voicemail")
 _SLOT = {feature: 2 + n for n, feature in enumerate(FEATURES)}
 _NOT_READ: tuple[None, ...] = (None,) * len(FEATURES)
 
-# A person packs as an array of their fields (a map would spend half its bytes on names).
+# A person packs as an array of their fields (a map would spend half its bytes on names),
+# without their id: it is the key they are held under.
 _PackedPerson = tuple[
-    uuid.UUID,
     uuid.UUID,
     uuid.UUID | None,
     str,
@@ -133,7 +134,6 @@ def pack_person(p: Person) -> bytes:
     numbers = tuple((n.number, n.type, n.primary) for n in p.phone_numbers)
     return _encode(
         (
-            p.id,
             p.org_id,
             p.location_id,
             p.email,
@@ -149,11 +149,28 @@ def pack_person(p: Person) -> bytes:
     )
 
 
-def unpack_person(packed: bytes) -> Person:
-    (id_, org_id, location_id, email, name, first, last, extension, numbers, roles, created,
+# Who a person is, for a decision's answer: their name and extension, the rest skipped.
+_IdentityFields = tuple[
+    msgspec.Raw,
+    msgspec.Raw,
+    msgspec.Raw,
+    str,
+    msgspec.Raw,
+    msgspec.Raw,
+    str | None,
+    msgspec.Raw,
+    msgspec.Raw,
+    msgspec.Raw,
+    msgspec.Raw,
+]
+_decode_identity = msgspec.msgpack.Decoder(_IdentityFields).decode
+
+
+def unpack_person(person_id: uuid.UUID, packed: bytes) -> Person:
+    (org_id, location_id, email, name, first, last, extension, numbers, roles, created,
      modified) = _decode(packed)  # fmt: skip
     return Person(
-        id_,
+        person_id,
         org_id,
         location_id,
         email,
@@ -211,6 +228,8 @@ class SettingsCache:
         self._max_people = max_people
         self._clock = clock
         self._people: dict[uuid.UUID, _Record] = {}
+        self._expiry_set_at = -float("inf")
+        self._shared_expiry = 0.0
         self.orgs: _Expiring[uuid.UUID, Organization] = _Expiring(ttl, 10_000, clock)
         self._known_orgs: dict[uuid.UUID, Organization] = {}
         # What was dialled -> whom, per organization. A person's extension and numbers change
@@ -229,11 +248,19 @@ class SettingsCache:
             ttl, MAX_DERIVED, clock
         )
         # The answer to the plainest decision question (called, nothing else: what a proxy
-        # asks for a new call) per called person. Any eviction may change whom a decision
-        # reaches, so every eviction forgets them all. (Deflating them to hold everyone's
-        # cost more per miss, 7 us, than it saved: py-spy put it at 13 % of a decision.)
-        self._answers: OrderedDict[uuid.UUID, bytes] = OrderedDict()
-        self._answers_until = 0.0
+        # asks for a new call), per called person, kept for everyone held: a proxy asks for
+        # anyone. What is kept is the answer's treatment with the person's own id taken out
+        # (see webex/treatment.py), interned: most people share a handful of shapes, so an
+        # answer costs a dict slot, not 600 bytes. Most answers depend on the person's own
+        # settings alone and are forgotten when those change. An answer "reaching" further
+        # (a forward landing in a colleague's voicemail depends on theirs; a number nobody
+        # has may be given to someone) is forgotten on any eviction, and expires.
+        self._answers: dict[uuid.UUID, bytes] = {}
+        self._reaching: set[uuid.UUID] = set()
+        self._reaching_until = 0.0
+        self._shapes: dict[bytes, bytes] = {}
+        # Held people whose answers were forgotten, for warmup.AnswerKeeper to decide again.
+        self._undecided: dict[uuid.UUID, None] = {}
         # Held people whose documents were evicted, oldest first, for warmup.Refresher.
         self._stale: dict[uuid.UUID, None] = {}
         # Audit events of changes this replica committed and already applied here, for
@@ -255,12 +282,30 @@ class SettingsCache:
         record = self._people.get(person_id)
         if record is not None and self._clock() >= record[0]:
             del self._people[person_id]
+            self._answers.pop(person_id, None)  # made from what expired with them
             return None
         return record
 
+    def _people_expiry(self) -> float:
+        """When a person held now expires; one float shared by everyone held in the same
+        second (100,000 floats of their own would be 2.4 MB)."""
+        now = self._clock()
+        if now >= self._expiry_set_at + 1.0:
+            self._expiry_set_at = now
+            self._shared_expiry = now + self._people_ttl
+        return self._shared_expiry
+
     def person(self, person_id: uuid.UUID) -> Person | None:
         record = self._record(person_id)
-        return None if record is None else unpack_person(record[1])
+        return None if record is None else unpack_person(person_id, record[1])
+
+    def name_and_extension(self, person_id: uuid.UUID) -> tuple[str, str | None] | None:
+        """A held person's display name and extension, without unpacking the rest."""
+        record = self._record(person_id)
+        if record is None:
+            return None
+        fields = _decode_identity(record[1])
+        return fields[3], fields[6]
 
     def document(self, person_id: uuid.UUID, feature: str) -> bytes | None:
         """The encoded document as GET serves it, if this person's is held."""
@@ -279,17 +324,23 @@ class SettingsCache:
         documents = _NOT_READ if record is None else record[2:]
         if record is None:
             _make_room(self._people, self._max_people)
-        expires = self._clock() + self._people_ttl
-        self._people[person.id] = (expires, pack_person(person), *documents)
+            # Not held until now (never, or dropped for room): an answer kept from before
+            # may be older than what was just read.
+            self._answers.pop(person.id, None)
+        self._people[person.id] = (self._people_expiry(), pack_person(person), *documents)
 
     def put_document(
         self, person_id: uuid.UUID, feature: str, encoded: bytes, generation: tuple[int, int]
     ) -> None:
         """Attach a document to a held person (a person not held has nowhere to keep it)."""
         record = self._record(person_id)
-        if record is None or self.generation(person_id) != generation:
+        if record is None:
             return
         slot = _SLOT[feature]
+        if self.generation(person_id) != generation:
+            if record[slot] is None:
+                self._stale[person_id] = None  # still to be read back, by warmup.refresh
+            return
         packed = deflate(DICTIONARIES[feature], encoded)
         held: _Record = (*record[:slot], packed, *record[slot + 1 :])  # type: ignore[assignment]
         self._people[person_id] = held
@@ -323,7 +374,14 @@ class SettingsCache:
         self._known_orgs[org.id] = org
         self.orgs.put(org.id, org)
 
+    def held_orgs(self) -> list[Organization]:
+        return list(self._known_orgs.values())
+
     # ---- who was dialled -----------------------------------------------------------
+
+    def extensions(self, org_id: uuid.UUID) -> list[str]:
+        """The extensions of an organization whose owners are held."""
+        return list(self._owners.get(org_id, ()))
 
     def owner(self, org_id: uuid.UUID, dialled: str) -> uuid.UUID | None:
         """The person with this extension or number, NOBODY, or None when not known."""
@@ -351,18 +409,60 @@ class SettingsCache:
     # ---- decisions -----------------------------------------------------------------
 
     def answer(self, person_id: uuid.UUID) -> bytes | None:
-        if self._answers and self._clock() >= self._answers_until:
-            self._answers.clear()  # expiry, as for every derived value, bounds what no one evicts
+        """The kept shape of the answer to a new call to this person, if there is one."""
+        if self._reaching and self._clock() >= self._reaching_until:
+            self._forget_reaching()  # expiry bounds what no eviction names
         return self._answers.get(person_id)
 
-    def put_answer(self, person_id: uuid.UUID, answer: bytes, evictions: int) -> None:
-        """Keep an answer made while the eviction count was `evictions`, if it still is."""
+    def put_answer(
+        self, person_id: uuid.UUID, shape: bytes, evictions: int, *, reaching: bool
+    ) -> None:
+        """Keep a shape made while the eviction count was `evictions`, if it still is;
+        `reaching`: the decision depends on more than the person's own settings."""
         if evictions != self.evictions or self._ttl <= 0:
             return
-        if not self._answers:
-            self._answers_until = self._clock() + self._ttl
-        _make_room(self._answers, MAX_ANSWERS)
-        self._answers[person_id] = answer
+        _make_room(self._answers, self._max_people)
+        if len(self._shapes) >= self._max_people:
+            self._shapes.clear()  # shapes of answers dropped since; kept answers keep theirs
+        self._answers[person_id] = self._shapes.setdefault(shape, shape)
+        if reaching:
+            if not self._reaching:
+                self._reaching_until = self._clock() + self._ttl
+            self._reaching.add(person_id)
+
+    def answers_kept(self) -> int:
+        return len(self._answers)
+
+    def take_undecided(self, limit: int) -> list[uuid.UUID]:
+        """Up to `limit` held people whose answers were forgotten, and whose documents are
+        all held again (the others wait for warmup.refresh)."""
+        taken: list[uuid.UUID] = []
+        for person_id in list(islice(self._undecided, 4 * limit)):
+            record = self._people.get(person_id)
+            if record is not None and None in record[2:]:
+                continue
+            del self._undecided[person_id]
+            if record is not None and person_id not in self._answers:
+                taken.append(person_id)
+                if len(taken) == limit:
+                    break
+        return taken
+
+    def _forget_answer(self, person_id: uuid.UUID) -> None:
+        if self._answers.pop(person_id, None) is not None and person_id in self._people:
+            _make_room(self._undecided, self._max_people)
+            self._undecided[person_id] = None
+
+    def _forget_reaching(self) -> None:
+        for person_id in self._reaching:
+            self._forget_answer(person_id)
+        self._reaching.clear()
+
+    def _forget_answers(self) -> None:
+        self._answers.clear()
+        self._reaching.clear()
+        self._shapes.clear()
+        self._undecided.clear()
 
     # ---- eviction ------------------------------------------------------------------
 
@@ -373,6 +473,13 @@ class SettingsCache:
         Who they are stays: a person's identity never changes once provisioned, and the
         write path authorizes from it (the next PUT of the same person needs no read).
         """
+        if len(self._generations) >= MAX_GENERATIONS and person_id not in self._generations:
+            # Generations only refuse reads in flight, but a writer changes a new person each
+            # time and the map would grow to everyone (7 MB at 100,000 people). A new epoch
+            # refuses every read in flight instead, once per MAX_GENERATIONS people changed;
+            # what it refuses is read again (put_document).
+            self._generations.clear()
+            self._epoch += 1
         self._generations[person_id] = self._generations.get(person_id, 0) + 1
         self.evictions += 1
         record = self._people.get(person_id)
@@ -384,7 +491,8 @@ class SettingsCache:
             else:
                 self._people[person_id] = (*record[:slot], None, *record[slot + 1 :])  # type: ignore[assignment]
         self.subscribers.pop(person_id)
-        self._answers.clear()
+        self._forget_answer(person_id)
+        self._forget_reaching()
 
     def wrote(self, event_id: int) -> None:
         """Note the audit event of a change this replica committed and applied itself."""
@@ -418,6 +526,6 @@ class SettingsCache:
         self._nobody.clear()
         self.subscribers.clear()
         self.decisions.clear()
-        self._answers.clear()
+        self._forget_answers()
         self._epoch += 1
         self.evictions += 1

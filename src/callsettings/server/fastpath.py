@@ -24,7 +24,7 @@ from callsettings.server.treatment import policy_of
 from callsettings.server.webex import treatment
 from callsettings.server.webex.features import DEFAULT_RULES, RULES
 from callsettings.settings.destinations import is_extension
-from callsettings.settings.ids import IdType, MalformedId, decode_id
+from callsettings.settings.ids import IdType, MalformedId, decode_id, encode_id
 from callsettings.storage.records import Feature, Organization
 
 _FEATURE_GET = re.compile(
@@ -108,40 +108,92 @@ def warm_decision(services: Services, scope: dict[str, Any]) -> bytes | None:
     person_id = cache.owner(org_id, called)
     if person_id is None or person_id == NOBODY:
         return None  # not known, or nobody to serve: the routed handler answers
-    # A new call (no state, no diversions, no trace) is what proxies ask most: its answer is
-    # kept per called person; other questions share a small map.
-    plain = presence is None and count == 0 and not explain
-    key = (org_id, called, presence, count, explain)
-    if plain:
-        kept = cache.answer(person_id)
-        if kept is not None:
-            return kept
-    else:
+    try:
+        # A new call (no state, no diversions, no trace) is what proxies ask most: its
+        # answer is kept for everyone (see keep_answers); other questions share a small map.
+        if presence is None and count == 0 and not explain:
+            return new_call_answer(cache, org, called, person_id)
+        key = (org_id, called, presence, count, explain)
         answered = cache.decisions.get(key)
         if answered is not None and answered[0] == cache.evictions:
             return answered[1]
-
-    def lookup(dialled: str) -> Subscriber | None:
-        owner = cache.owner(org_id, dialled)
-        if owner is None:
-            raise _Cold
-        return None if owner == NOBODY else _compiled(cache, owner, org)
-
-    evictions = cache.evictions
-    history = treatment.padding(count)
-    try:
+        evictions = cache.evictions
+        history = treatment.padding(count)
         served = _compiled(cache, person_id, org)
-        decision = decide(
-            Call(called, _first(query, "caller"), history), served, presence, lookup, policy_of(org)
-        )
+        call = Call(called, _first(query, "caller"), history)
+        decision = decide(call, served, presence, _Reach(cache, org), policy_of(org))
     except _Cold:
         return None
     answer = treatment.encode_answer(served, decision, len(history), explain)
-    if plain:
-        cache.put_answer(person_id, answer, evictions)
-    else:
-        cache.decisions.put(key, (evictions, answer))
+    cache.decisions.put(key, (evictions, answer))
     return answer
+
+
+def new_call_answer(
+    cache: SettingsCache, org: Organization, called: str, person_id: uuid.UUID
+) -> bytes:
+    """The answer to a new call to `called` (held as `person_id`), kept or decided now.
+
+    Raises _Cold when someone the decision needs is not held.
+    """
+    shape = cache.answer(person_id)
+    who = None if shape is None else cache.name_and_extension(person_id)
+    if shape is not None and who is not None:
+        return treatment.answer_from_shape(encode_id(IdType.PEOPLE, person_id), *who, shape)
+    served, shape = _decide_new_call(cache, org, called, person_id)
+    return treatment.answer_from_shape(served.id, served.name, served.extension, shape)
+
+
+def _decide_new_call(
+    cache: SettingsCache, org: Organization, called: str, person_id: uuid.UUID
+) -> tuple[Subscriber, bytes]:
+    evictions = cache.evictions
+    served = _compiled(cache, person_id, org)
+    reach = _Reach(cache, org)
+    decision = decide(Call(called, None, ()), served, None, reach, policy_of(org))
+    shape = treatment.answer_shape(served, decision)
+    reaching = reach.outside or bool(decision.consulted)
+    cache.put_answer(person_id, shape, evictions, reaching=reaching)
+    return served, shape
+
+
+class _Reach:
+    """The engine's look-up on the cache; notes whether it met a number nobody has."""
+
+    __slots__ = ("_cache", "_org", "outside")
+
+    def __init__(self, cache: SettingsCache, org: Organization) -> None:
+        self._cache = cache
+        self._org = org
+        self.outside = False
+
+    def __call__(self, dialled: str) -> Subscriber | None:
+        owner = self._cache.owner(self._org.id, dialled)
+        if owner is None:
+            raise _Cold
+        if owner == NOBODY:
+            self.outside = True  # someone may be given this number later
+            return None
+        return _compiled(self._cache, owner, self._org)
+
+
+def keep_answers(cache: SettingsCache, org: Organization, extensions: list[str]) -> int:
+    """Decide a new call to each of these extensions whose answer is not kept; say how many.
+
+    A proxy asks for anyone, so waiting for each person's first call would leave a large
+    organization's answers cold for millions of requests; see AnswerKeeper.
+    """
+    decided = 0
+    for extension in extensions:
+        person_id = cache.owner(org.id, extension)
+        if person_id is None or person_id == NOBODY or cache.answer(person_id) is not None:
+            continue
+        try:
+            _decide_new_call(cache, org, extension, person_id)
+        except _Cold:
+            continue  # someone they reach is not held: their first call decides it
+        decided += 1
+    return decided
 
 
 def _compiled(cache: SettingsCache, person_id: uuid.UUID, org: Organization) -> Subscriber:
