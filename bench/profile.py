@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -80,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds to wait after start, so work done once after the warm start "
+        "(deciding everyone's answers) is not in the profile",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None or not PY_SPY.exists():
         print("needs wrk (apt-get install -y wrk) and py-spy (pip install py-spy)")
@@ -93,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     log = WORK / "logs" / "profile.log"
     with serve_service(url, 1, log) as served:
         pid = served.worker_pids()[0]
+        time.sleep(args.settle)
         lines = items(scenario.name, org)
         items_file = WORK / "scripts" / f"profile-{scenario.name}.items"
         items_file.parent.mkdir(parents=True, exist_ok=True)
