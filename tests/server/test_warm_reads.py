@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from callsettings.server import fastpath
 from callsettings.server.reads import CachedReader
 from tests.factories import World
 
@@ -106,3 +108,25 @@ async def test_warm_decisions_still_refuse_what_the_routed_handler_refuses(
     await client.get(path(world), headers=world.auth("full"))
     response = await client.get(f"/v1/callsettings/treatment?{query}", headers=world.auth(token))
     assert response.status_code == status
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        "",
+        "called=1001",
+        "called=1001&caller=1002&diversions=0",
+        "called=1001&called=1002",
+        "called=&caller=1002",
+        "called&caller=1002",
+        "&&called=1001&",
+        "=1001",
+        "orgId=Y2lzY29z==&called=1001",
+        "orgId=Y2lz+Y29z&called=1001",
+        "called=10%2001&state=in-call",
+        "a=b=c",
+    ],
+)
+def test_the_warm_path_reads_a_query_as_parse_qs_does(query_string: str) -> None:
+    scope = {"query_string": query_string.encode("latin-1")}
+    assert fastpath._query(scope) == parse_qs(query_string)

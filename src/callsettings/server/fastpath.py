@@ -44,8 +44,20 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
 
 
 def _query(scope: dict[str, Any]) -> dict[str, list[str]]:
+    """The query as parse_qs reads it; without escapes, split here (parse_qs took 3 us of
+    the 20 a warm decision costs, unquoting names and values that hold nothing to unquote)."""
     query_string: bytes = scope.get("query_string", b"")
-    return parse_qs(query_string.decode("latin-1")) if query_string else {}
+    if not query_string:
+        return {}
+    text = query_string.decode("latin-1")
+    if "%" in text or "+" in text:
+        return parse_qs(text)
+    query: dict[str, list[str]] = {}
+    for pair in text.split("&"):
+        name, _, value = pair.partition("=")
+        if value:  # parse_qs drops blank values, and names without "="
+            query.setdefault(name, []).append(value)
+    return query
 
 
 def _org_param(query: dict[str, list[str]]) -> str | None:
