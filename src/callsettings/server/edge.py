@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import random
 import re
-import uuid
 from typing import Any
 
 from callsettings.server.errors import TRACKING_ID_KEY, ErrorKind, dialect_of, error_payload
@@ -17,7 +17,11 @@ _TRACKING_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,200}")
 
 
 def new_tracking_id() -> str:
-    return f"CALLSETTINGS_{uuid.uuid4()}"
+    """A random version-4 UUID after the prefix. It ties an answer to the logs and is no
+    secret, so Python's generator serves (uuid4 reads the OS's: 2.7 us, against 0.8)."""
+    h = f"{random.getrandbits(128):032x}"
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"CALLSETTINGS_{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
