@@ -264,12 +264,23 @@ def test_answers_made_before_an_eviction_are_not_kept() -> None:
 def test_only_answers_reaching_beyond_the_person_expire() -> None:
     clock = FakeClock()
     cache = SettingsCache(ttl=2.0, clock=clock)
-    ann, bob = uuid.uuid4(), uuid.uuid4()
+    ann, bob, cat = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     cache.put_answer(ann, b"rings ann", cache.evictions, reaching=False)
-    cache.put_answer(bob, b"to a number nobody has yet", cache.evictions, reaching=True)
+    cache.put_answer(
+        bob, b"to a number nobody has yet", cache.evictions, reaching=False, expiring=True
+    )
+    cache.put_answer(cat, b"to a colleague's voicemail", cache.evictions, reaching=True)
     clock.now += 2.0
-    assert cache.answer(bob) is None
+    assert (cache.answer(bob), cache.answer(cat)) == (None, None)
     assert cache.answer(ann) == b"rings ann"  # evicted with ann's own settings, not by time
+
+
+def test_an_answer_to_an_outside_number_outlives_other_peoples_changes() -> None:
+    cache = SettingsCache(ttl=60.0)
+    bob = uuid.uuid4()
+    cache.put_answer(bob, b"to a number nobody has", cache.evictions, reaching=False, expiring=True)
+    cache.evict_person(uuid.uuid4())  # provisioning, which could give it away, evicts nobody
+    assert cache.answer(bob) == b"to a number nobody has"
 
 
 def test_forgotten_answers_are_handed_back_once_the_documents_are_held() -> None:

@@ -15,6 +15,7 @@ from callsettings.server import features, services
 from callsettings.server.app import create_app
 from callsettings.server.cache import FEATURES, SettingsCache
 from callsettings.server.warmup import redecide, refresh, warm, warm_answers
+from callsettings.settings import CallForwarding, apply_patch
 from callsettings.storage import repositories as repo
 from callsettings.storage import tables
 from callsettings.storage.database import write_transaction
@@ -58,6 +59,58 @@ async def test_after_a_warm_start_a_new_call_to_anyone_held_is_already_decided(
         assert cache.answer(person.id) is not None
     assert cache.answers_kept() == 4
     assert await warm_answers(cache) == 0  # kept answers are not decided again
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _forward_ann_outside(engine: AsyncEngine, world: World) -> None:
+    outside = apply_patch(
+        CallForwarding(),
+        {"callForwarding": {"always": {"enabled": True, "destination": "+12025550199"}}},
+    )
+    async with write_transaction(engine) as conn:
+        await conn.execute(
+            tables.feature_settings.insert().values(
+                person_id=str(world.ann.id),
+                feature="callForwarding",
+                document=msgspec.json.encode(outside).decode(),
+                updated=utcnow(),
+            )
+        )
+
+
+async def test_the_keeper_looks_an_outside_number_up_again_once_its_answer_expired(
+    engine: AsyncEngine, world: World
+) -> None:
+    await _forward_ann_outside(engine, world)
+    clock = FakeClock()
+    cache = SettingsCache(ttl=60, clock=clock, people_ttl=3600)
+    await warm(engine, cache, max_people=1000)
+    await warm_answers(cache, engine)
+    clock.now += 60  # the answer expires, and what the cache knew of the number with it
+    assert cache.answer(world.ann.id) is None
+    assert await redecide(cache, engine) == 1
+    assert cache.answer(world.ann.id) is not None
+
+
+async def test_a_forward_to_a_number_nobody_has_is_decided_ahead_too(
+    engine: AsyncEngine, world: World
+) -> None:
+    await _forward_ann_outside(engine, world)
+    cache = SettingsCache(ttl=60)
+    await warm(engine, cache, max_people=1000)
+    assert await warm_answers(cache) == 3  # ann's forward names a number not known here
+    assert await warm_answers(cache, engine) == 1  # looked up: nobody has it
+    shape = cache.answer(world.ann.id)
+    assert shape is not None
+    cache.evict_person(world.bob.id)  # a change elsewhere cannot give anyone that number
+    assert cache.answer(world.ann.id) == shape
 
 
 async def test_an_answer_a_change_forgot_is_decided_again_with_the_new_settings(

@@ -106,12 +106,12 @@ def create_litestar(config: ServerConfig) -> Litestar:
         feed = ChangeFeed(engine, cache, config.change_poll_seconds)
         await feed.start()  # first: a change made while the cache warms is evicted
         read_back = refresher(engine, cache)
-        keeper = answer_keeper(cache)
+        keeper = answer_keeper(cache, engine)
         answering: asyncio.Task[int] | None = None
         if config.warm_start:
             await _warm_start(engine, cache, config.cache_max_people)
             read_back.start()  # and keep it warm while people change their settings
-            answering = asyncio.create_task(warm_answers(cache))  # while serving
+            answering = asyncio.create_task(warm_answers(cache, engine))  # while serving
             keeper.start()
         app.state.services = Services(
             config=config,

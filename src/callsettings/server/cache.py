@@ -238,7 +238,10 @@ class SettingsCache:
         # is provisioned, so it expires with the general ttl.
         self._owners: dict[uuid.UUID, dict[str, uuid.UUID]] = {}
         self._owner_count = 0
-        self._nobody: _Expiring[tuple[uuid.UUID, str], bool] = _Expiring(ttl, 10_000, clock)
+        # Numbers forwarded to that nobody has: as many as people may forward to them.
+        self._nobody: _Expiring[tuple[uuid.UUID, str], bool] = _Expiring(
+            ttl, max(10_000, max_people), clock
+        )
         # A person compiled for the engine; rebuilt from the record when it is not here.
         self.subscribers: _Expiring[uuid.UUID, Subscriber] = _Expiring(ttl, MAX_COMPILED, clock)
         # Encoded decisions by (org, called, state, diversions, explain), each with the
@@ -253,10 +256,13 @@ class SettingsCache:
         # (see webex/treatment.py), interned: most people share a handful of shapes, so an
         # answer costs a dict slot, not 600 bytes. Most answers depend on the person's own
         # settings alone and are forgotten when those change. An answer "reaching" further
-        # (a forward landing in a colleague's voicemail depends on theirs; a number nobody
-        # has may be given to someone) is forgotten on any eviction, and expires.
+        # (a forward landing in a colleague's voicemail depends on theirs) is forgotten on
+        # any eviction, and expires.
         self._answers: dict[uuid.UUID, bytes] = {}
         self._reaching: set[uuid.UUID] = set()
+        # Answers forwarding to a number nobody has: no change names them (provisioning
+        # writes no event), so they expire, with the reaching ones.
+        self._expiring: set[uuid.UUID] = set()
         self._reaching_until = 0.0
         self._shapes: dict[bytes, bytes] = {}
         # Held people whose answers were forgotten, for warmup.AnswerKeeper to decide again.
@@ -377,6 +383,11 @@ class SettingsCache:
     def held_orgs(self) -> list[Organization]:
         return list(self._known_orgs.values())
 
+    def held_org(self, org_id: uuid.UUID) -> Organization | None:
+        """The organization as the documents held were read under, even past its expiry
+        (a changed one, once read again, drops everyone: put_org)."""
+        return self._known_orgs.get(org_id)
+
     # ---- who was dialled -----------------------------------------------------------
 
     def extensions(self, org_id: uuid.UUID) -> list[str]:
@@ -410,25 +421,35 @@ class SettingsCache:
 
     def answer(self, person_id: uuid.UUID) -> bytes | None:
         """The kept shape of the answer to a new call to this person, if there is one."""
-        if self._reaching and self._clock() >= self._reaching_until:
+        if (self._reaching or self._expiring) and self._clock() >= self._reaching_until:
             self._forget_reaching()  # expiry bounds what no eviction names
+            for expired in self._expiring:
+                self._forget_answer(expired)
+            self._expiring.clear()
         return self._answers.get(person_id)
 
     def put_answer(
-        self, person_id: uuid.UUID, shape: bytes, evictions: int, *, reaching: bool
+        self,
+        person_id: uuid.UUID,
+        shape: bytes,
+        evictions: int,
+        *,
+        reaching: bool,
+        expiring: bool = False,
     ) -> None:
         """Keep a shape made while the eviction count was `evictions`, if it still is;
-        `reaching`: the decision depends on more than the person's own settings."""
+        `reaching`: the decision read someone else's settings; `expiring`: it met a number
+        nobody has."""
         if evictions != self.evictions or self._ttl <= 0:
             return
         _make_room(self._answers, self._max_people)
         if len(self._shapes) >= self._max_people:
             self._shapes.clear()  # shapes of answers dropped since; kept answers keep theirs
         self._answers[person_id] = self._shapes.setdefault(shape, shape)
-        if reaching:
-            if not self._reaching:
+        if reaching or expiring:
+            if not (self._reaching or self._expiring):
                 self._reaching_until = self._clock() + self._ttl
-            self._reaching.add(person_id)
+            (self._reaching if reaching else self._expiring).add(person_id)
 
     def answers_kept(self) -> int:
         return len(self._answers)
@@ -461,6 +482,7 @@ class SettingsCache:
     def _forget_answers(self) -> None:
         self._answers.clear()
         self._reaching.clear()
+        self._expiring.clear()
         self._shapes.clear()
         self._undecided.clear()
 

@@ -157,31 +157,42 @@ def new_call_answer(
 
 
 def _decide_new_call(
-    cache: SettingsCache, org: Organization, called: str, person_id: uuid.UUID
+    cache: SettingsCache,
+    org: Organization,
+    called: str,
+    person_id: uuid.UUID,
+    unknown: list[str] | None = None,
 ) -> tuple[Subscriber, bytes]:
     evictions = cache.evictions
     served = _compiled(cache, person_id, org)
     reach = _Reach(cache, org)
-    decision = decide(Call(called, None, ()), served, None, reach, policy_of(org))
+    try:
+        decision = decide(Call(called, None, ()), served, None, reach, policy_of(org))
+    except _Cold:
+        if unknown is not None and reach.unknown is not None:
+            unknown.append(reach.unknown)
+        raise
     shape = treatment.answer_shape(served, decision)
-    reaching = reach.outside or bool(decision.consulted)
-    cache.put_answer(person_id, shape, evictions, reaching=reaching)
+    reaching = bool(decision.consulted)
+    cache.put_answer(person_id, shape, evictions, reaching=reaching, expiring=reach.outside)
     return served, shape
 
 
 class _Reach:
     """The engine's look-up on the cache; notes whether it met a number nobody has."""
 
-    __slots__ = ("_cache", "_org", "outside")
+    __slots__ = ("_cache", "_org", "outside", "unknown")
 
     def __init__(self, cache: SettingsCache, org: Organization) -> None:
         self._cache = cache
         self._org = org
         self.outside = False
+        self.unknown: str | None = None  # what was dialled whose owner is not known here
 
     def __call__(self, dialled: str) -> Subscriber | None:
         owner = self._cache.owner(self._org.id, dialled)
         if owner is None:
+            self.unknown = dialled
             raise _Cold
         if owner == NOBODY:
             self.outside = True  # someone may be given this number later
@@ -189,11 +200,17 @@ class _Reach:
         return _compiled(self._cache, owner, self._org)
 
 
-def keep_answers(cache: SettingsCache, org: Organization, extensions: list[str]) -> int:
+def keep_answers(
+    cache: SettingsCache,
+    org: Organization,
+    extensions: list[str],
+    unknown: list[str] | None = None,
+) -> int:
     """Decide a new call to each of these extensions whose answer is not kept; say how many.
 
     A proxy asks for anyone, so waiting for each person's first call would leave a large
-    organization's answers cold for millions of requests; see AnswerKeeper.
+    organization's answers cold for millions of requests (see warmup.warm_answers). What
+    was dialled and is not known here (a number nobody in the cache has) goes to `unknown`.
     """
     decided = 0
     for extension in extensions:
@@ -201,7 +218,7 @@ def keep_answers(cache: SettingsCache, org: Organization, extensions: list[str])
         if person_id is None or person_id == NOBODY or cache.answer(person_id) is not None:
             continue
         try:
-            _decide_new_call(cache, org, extension, person_id)
+            _decide_new_call(cache, org, extension, person_id, unknown)
         except _Cold:
             continue  # someone they reach is not held: their first call decides it
         decided += 1

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callsettings.server import fastpath, features
 from callsettings.server.background import Periodic
-from callsettings.server.cache import SettingsCache
+from callsettings.server.cache import NOBODY, SettingsCache
 from callsettings.storage import repositories as repo
 from callsettings.storage.records import Organization, Person
 
@@ -104,13 +104,14 @@ def _hold(cache: SettingsCache, org: Organization, read: _Read) -> None:
 ANSWERS_PER_TURN = 64
 
 
-async def warm_answers(cache: SettingsCache) -> int:
+async def warm_answers(cache: SettingsCache, engine: AsyncEngine | None = None) -> int:
     """Decide a new call to everyone held, in small slices between requests; say how many.
 
     The decision API is asked about anyone, uniformly, so answers kept only after a first
     call would leave a large organization mostly cold; deciding them all once after the
     warm start (6 s of one core at 100,000 people) makes a proxy's reads memory reads.
-    Later, answers that a change forgot are decided again on their next call.
+    The warm start holds extensions only, so a forward to a number is looked up here (one
+    indexed query each, with `engine`) and the person decided again.
     """
     started = time.perf_counter()
     decided = 0
@@ -119,7 +120,11 @@ async def warm_answers(cache: SettingsCache) -> int:
             extensions = cache.extensions(org.id)
             for start in range(0, len(extensions), ANSWERS_PER_TURN):
                 batch = extensions[start : start + ANSWERS_PER_TURN]
-                decided += fastpath.keep_answers(cache, org, batch)
+                unknown: list[str] = []
+                decided += fastpath.keep_answers(cache, org, batch, unknown)
+                if unknown and engine is not None:
+                    await _learn_owners(engine, cache, org, unknown)
+                    decided += fastpath.keep_answers(cache, org, batch)
                 await asyncio.sleep(0)
     except Exception:
         # Only a head start is lost: every answer is also decided on its first call.
@@ -128,7 +133,20 @@ async def warm_answers(cache: SettingsCache) -> int:
     return decided
 
 
-async def redecide(cache: SettingsCache, limit: int = ANSWERS_PER_TURN) -> int:
+async def _learn_owners(
+    engine: AsyncEngine, cache: SettingsCache, org: Organization, dialled: list[str]
+) -> None:
+    """Who has each of these extensions or numbers, NOBODY when no one (remembered for the
+    cache's ttl, since provisioning may give it to someone)."""
+    async with engine.connect() as conn:
+        for number in dict.fromkeys(dialled):
+            found = await repo.find_person_by_dial(conn, org.id, number)
+            cache.put_owner(org.id, number, NOBODY if found is None else found.id)
+
+
+async def redecide(
+    cache: SettingsCache, engine: AsyncEngine | None = None, limit: int = ANSWERS_PER_TURN
+) -> int:
     """Decide again the answers that changes made this replica forget; say how many.
 
     Like the documents (refresh), an answer a change forgot would otherwise be decided on
@@ -137,17 +155,22 @@ async def redecide(cache: SettingsCache, limit: int = ANSWERS_PER_TURN) -> int:
     decided = 0
     for person_id in cache.take_undecided(limit):
         person = cache.person(person_id)
-        org = None if person is None else cache.orgs.get(person.org_id)
-        if person is not None and org is not None and person.extension is not None:
+        org = None if person is None else cache.held_org(person.org_id)
+        if person is None or org is None or person.extension is None:
+            continue
+        unknown: list[str] = []
+        decided += fastpath.keep_answers(cache, org, [person.extension], unknown)
+        if unknown and engine is not None:  # a number nobody had, forgotten with its answer
+            await _learn_owners(engine, cache, org, unknown)
             decided += fastpath.keep_answers(cache, org, [person.extension])
     return decided
 
 
-def answer_keeper(cache: SettingsCache) -> Periodic:
+def answer_keeper(cache: SettingsCache, engine: AsyncEngine | None = None) -> Periodic:
     """`redecide` every REFRESH_SECONDS: at most 64 decisions (about 4 ms) a step."""
 
     async def step() -> int:
-        return await redecide(cache)
+        return await redecide(cache, engine)
 
     return Periodic(REFRESH_SECONDS, step, "could not decide forgotten answers again")
 
