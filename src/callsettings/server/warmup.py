@@ -120,16 +120,25 @@ async def warm_answers(cache: SettingsCache, engine: AsyncEngine | None = None) 
             extensions = cache.extensions(org.id)
             for start in range(0, len(extensions), ANSWERS_PER_TURN):
                 batch = extensions[start : start + ANSWERS_PER_TURN]
-                unknown: list[str] = []
-                decided += fastpath.keep_answers(cache, org, batch, unknown)
-                if unknown and engine is not None:
-                    await _learn_owners(engine, cache, org, unknown)
-                    decided += fastpath.keep_answers(cache, org, batch)
+                decided += await _keep_answers(cache, engine, org, batch)
                 await asyncio.sleep(0)
     except Exception:
         # Only a head start is lost: every answer is also decided on its first call.
         log.exception("deciding answers ahead failed after %d", decided)
     log.info("answers kept: %d decided in %.1f s", decided, time.perf_counter() - started)
+    return decided
+
+
+async def _keep_answers(
+    cache: SettingsCache, engine: AsyncEngine | None, org: Organization, extensions: list[str]
+) -> int:
+    """fastpath.keep_answers, then again for those whose forward named a number not known
+    here, once it is looked up (with `engine`); say how many were decided."""
+    unknown: list[str] = []
+    decided = fastpath.keep_answers(cache, org, extensions, unknown)
+    if unknown and engine is not None:
+        await _learn_owners(engine, cache, org, unknown)
+        decided += fastpath.keep_answers(cache, org, extensions)
     return decided
 
 
@@ -156,13 +165,9 @@ async def redecide(
     for person_id in cache.take_undecided(limit):
         person = cache.person(person_id)
         org = None if person is None else cache.held_org(person.org_id)
-        if person is None or org is None or person.extension is None:
-            continue
-        unknown: list[str] = []
-        decided += fastpath.keep_answers(cache, org, [person.extension], unknown)
-        if unknown and engine is not None:  # a number nobody had, forgotten with its answer
-            await _learn_owners(engine, cache, org, unknown)
-            decided += fastpath.keep_answers(cache, org, [person.extension])
+        if person is not None and org is not None and person.extension is not None:
+            # A number nobody had is forgotten with its answer: it is looked up again.
+            decided += await _keep_answers(cache, engine, org, [person.extension])
     return decided
 
 
