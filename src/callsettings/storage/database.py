@@ -55,9 +55,11 @@ def create_engine(
         )
         _install_sqlite_pragmas(engine, sqlite_synchronous)
         return engine
-    return create_async_engine(
-        full_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
-    )
+    # No overflow: a connection opened past the pool's size is closed again when returned,
+    # so under load each one cost a connect (and its statements prepared afresh) for a
+    # single request; waiting for a pooled connection is cheaper. Profiled: with overflow
+    # connecting took 15 % of a PUT-loaded worker.
+    return create_async_engine(full_url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False)
 
 
 def _ensure_parent(url: str) -> None:
