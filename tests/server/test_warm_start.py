@@ -217,17 +217,26 @@ async def test_a_change_heard_while_a_put_commits_leaves_the_document_to_be_read
     database_url: str, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = create_app(make_config(database_url, warm_start=False))
-    real = services.write_transaction
+    real, real_save_if = services.write_transaction, repo.save_feature_if
+
+    def hear_another_change() -> None:
+        # Another replica changed Ann after this commit, and its notice came before this
+        # request resumed: the document this request wrote may already be outdated.
+        app.app.app.state.services.cache.evict_person(world.ann.id, "callForwarding")
 
     @asynccontextmanager
     async def commit_then_hear_another_change(engine: AsyncEngine) -> AsyncIterator[Any]:
         async with real(engine) as conn:
             yield conn
-        # Another replica changed Ann after this commit, and its notice came before this
-        # request resumed: the document this request wrote may already be outdated.
-        app.app.app.state.services.cache.evict_person(world.ann.id, "callForwarding")
+        hear_another_change()
+
+    async def save_then_hear_another_change(*args: Any) -> int | None:
+        saved = await real_save_if(*args)  # PostgreSQL: committed as it returns
+        hear_another_change()
+        return saved
 
     monkeypatch.setattr(services, "write_transaction", commit_then_hear_another_change)
+    monkeypatch.setattr(repo, "save_feature_if", save_then_hear_another_change)
     async with AsyncTestClient(app=app) as client:
         cache = app.app.app.state.services.cache
         await _hold_all(client, world)

@@ -11,7 +11,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callsettings.engine import Subscriber, unconditional_cycle
-from callsettings.server.services import mark_changed
+from callsettings.server.services import Changed, Services, committed, mark_changed
 from callsettings.server.treatment import StoredDirectory, settle
 from callsettings.settings import (
     CallForwarding,
@@ -200,7 +200,13 @@ async def store(
     old, new = encode(before).decode(), encoded.decode()
     if old == new:
         return
-    change = Change(
+    event_id = await repo.save_feature(conn, _change(person, feature, old, new, actor))
+    # `after` carries the organization's read-only values, so it is what GET will serve.
+    mark_changed(conn, person.id, feature.value, encoded, event_id)
+
+
+def _change(person: Person, feature: Feature, old: str, new: str, actor: Actor) -> Change:
+    return Change(
         person=person,
         feature=feature,
         before=old,
@@ -211,9 +217,90 @@ async def store(
         tracking_id=actor.tracking_id,
         dialect=actor.dialect,
     )
-    event_id = await repo.save_feature(conn, change)
-    # `after` carries the organization's read-only values, so it is what GET will serve.
-    mark_changed(conn, person.id, feature.value, encoded, event_id)
+
+
+# What an attempt of change_at_once concluded: written (the event and the document),
+# nothing to write, or undecided (what it started from may be stale).
+_UNCHANGED = (None, b"")
+
+
+async def change_at_once(
+    services: Services,
+    person: Person,
+    org: Organization,
+    feature: Feature,
+    patch: Any,
+    actor: Actor,
+    known: KnownPerson,
+) -> bool:
+    """Change a feature document with no transaction held open (PostgreSQL): merge,
+    validate, then save with one statement that writes only if the stored document and
+    the organization are still what the change was validated against.
+
+    First from the document this replica holds, with no read at all; when that may be
+    stale (someone else wrote, the merge does not validate, or nothing would change) once
+    more from a fresh read. Return False when the caller must take the locking path:
+    on SQLite (one writer at a time already), or when another writer won both attempts.
+    Raises InvalidSetting only when the change is invalid against fresh data.
+    """
+    if services.engine.dialect.name != "postgresql":
+        return False
+    cache = services.cache
+    generation = cache.generation(person.id)
+    held = cache.document(person.id, feature.value)
+    async with services.engine.connect() as conn:
+        attempt = _Attempt(conn, person, feature, patch, actor, known)
+        outcome = None
+        if held is not None:
+            outcome = await attempt.run(org, held.decode(), fresh=False)
+        if outcome is None:
+            found = await repo.read_for_change(conn, person.id, feature.value)
+            if found is None:
+                return False  # the locking path says the person is gone
+            fresh_org, stored = found
+            outcome = await attempt.run(fresh_org, stored, fresh=True)
+    if outcome is None:
+        return False
+    event_id, encoded = outcome
+    if event_id is not None:
+        change = Changed(person.id, feature.value, encoded, event_id)
+        await committed(services, [change], {person.id: generation})
+    return True
+
+
+@dataclass(slots=True)
+class _Attempt:
+    conn: AsyncConnection
+    person: Person
+    feature: Feature
+    patch: Any
+    actor: Actor
+    known: KnownPerson
+
+    async def run(
+        self, org: Organization, expected: str | None, *, fresh: bool
+    ) -> tuple[int | None, bytes] | None:
+        """Merge into `expected` (the stored text; None: no row), validate, save if still
+        stored. None: undecided (only when not `fresh`, or when another writer won)."""
+        current = decode(self.feature, expected, org)
+        candidate = apply_patch(current, self.patch)
+        try:
+            checked = await VALIDATORS[self.feature](
+                self.conn, candidate, current, self.person, org, self.known
+            )
+        except InvalidSetting:
+            if fresh:
+                raise
+            return None
+        finally:
+            if self.conn.in_transaction():  # the validators' reads, if any
+                await self.conn.rollback()
+        old, encoded = encode(current), encode(checked)
+        if old == encoded:
+            return _UNCHANGED if fresh else None
+        change = _change(self.person, self.feature, old.decode(), encoded.decode(), self.actor)
+        event_id = await repo.save_feature_if(self.conn, change, expected, org)
+        return None if event_id is None else (event_id, encoded)
 
 
 async def _validate_forwarding(

@@ -70,6 +70,15 @@ async def changing(services: Services) -> AsyncIterator[AsyncConnection]:
         yield conn
         changes: list[Changed] = conn.info.pop(CHANGED_PEOPLE, [])
         before = {change.person_id: cache.generation(change.person_id) for change in changes}
+    await committed(services, changes, before)
+
+
+async def committed(
+    services: Services, changes: list[Changed], before: dict[uuid.UUID, tuple[int, int]]
+) -> None:
+    """Apply committed `changes`; `before` holds each person's cache generation from
+    before the commit, so a change heard of meanwhile keeps their documents evicted."""
+    cache = services.cache
     # No await from here to the last hold: nothing can be evicted in between unseen.
     unchanged = {p for p, generation in before.items() if cache.generation(p) == generation}
     for change in changes:

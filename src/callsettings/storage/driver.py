@@ -126,6 +126,21 @@ async def first(
     return None if found is None else _row(compiled, found)
 
 
+async def first_alone(
+    conn: AsyncConnection, statement: Statement, values: Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    """Run one statement as its own transaction on PostgreSQL (asyncpg), outside any that
+    SQLAlchemy holds: the server commits it as it answers, in one round trip where BEGIN,
+    the statement and COMMIT take three. Return its first row, or None."""
+    if conn.in_transaction():
+        raise RuntimeError("first_alone needs a connection outside a transaction")
+    raw = await conn.get_raw_connection()
+    compiled = statement.compiled(conn.dialect)
+    params = _params(compiled, values)
+    found = await _on_asyncpg(conn, compiled, params, "fetchrow", raw.dbapi_connection)
+    return None if found is None else _row(compiled, found)
+
+
 async def run(conn: AsyncConnection, statement: Statement, values: Mapping[str, Any]) -> int:
     """Run an INSERT, UPDATE or DELETE; return how many rows it touched."""
     driver = await _driver(conn)
@@ -153,9 +168,14 @@ async def plain(conn: AsyncConnection, sql: str) -> None:
 
 
 async def _on_asyncpg(
-    conn: AsyncConnection, compiled: _Compiled, params: list[Any], method: str
+    conn: AsyncConnection,
+    compiled: _Compiled,
+    params: list[Any],
+    method: str,
+    adapted: Any = None,
 ) -> Any:
-    adapted = _proxied(conn).dbapi_connection
+    if adapted is None:
+        adapted = _proxied(conn).dbapi_connection
     try:
         return await getattr(adapted.driver_connection, method)(compiled.sql, *params)
     except Exception as error:

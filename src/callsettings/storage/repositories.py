@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callsettings.storage import tables as t
-from callsettings.storage.driver import Statement, first, run
+from callsettings.storage.driver import Statement, first, first_alone, run
 from callsettings.storage.records import (
     AuditEvent,
     Change,
@@ -244,7 +244,7 @@ _LOCK_PERSON = Statement(
 
 
 _fs = t.feature_settings
-_FOR_CHANGE = Statement(
+_FOR_READ = (
     sa.select(*t.organizations.c, _fs.c.document)
     .select_from(
         t.people.join(t.organizations, t.organizations.c.id == t.people.c.org_id).outerjoin(
@@ -252,17 +252,41 @@ _FOR_CHANGE = Statement(
         )
     )
     .where(t.people.c.id == sa.bindparam("id"))
-    .with_for_update(of=t.people)  # SQLite has no row locks: it renders none
 )
+_FOR_CHANGE = Statement(_FOR_READ)
+_FOR_CHANGE_LOCKED = Statement(_FOR_READ.with_for_update(of=t.people))
 
 
 async def lock_for_change(
     conn: AsyncConnection, person_id: uuid.UUID, feature: str
 ) -> tuple[Organization, str | None] | None:
     """Lock the person (as lock_person) and read their organization and stored `feature`
-    document (None: the default), in one statement: a round trip to PostgreSQL costs more
-    than the query. None when the person is gone."""
-    row = await first(conn, _FOR_CHANGE, {"id": str(person_id), "feature": feature})
+    document (None: the default). None when the person is gone.
+
+    On PostgreSQL the lock and the read are two statements: a statement that waited for the
+    lock still reads from the snapshot taken before it waited, so one statement doing both
+    returns the document as it was before the writer it waited for committed (a lost update).
+    """
+    values = {"id": str(person_id), "feature": feature}
+    if conn.dialect.name == "sqlite":
+        # The database's write lock is already held: one statement reads it all.
+        row = await first(conn, _FOR_CHANGE_LOCKED, values)
+    else:
+        await lock_person(conn, person_id)
+        row = await first(conn, _FOR_CHANGE, values)
+    return _for_change(row)
+
+
+async def read_for_change(
+    conn: AsyncConnection, person_id: uuid.UUID, feature: str
+) -> tuple[Organization, str | None] | None:
+    """As lock_for_change, without a lock, as a statement of its own (PostgreSQL): what a
+    conditional save (`save_feature_if`) then checks is still there."""
+    row = await first_alone(conn, _FOR_CHANGE, {"id": str(person_id), "feature": feature})
+    return _for_change(row)
+
+
+def _for_change(row: tuple[Any, ...] | None) -> tuple[Organization, str | None] | None:
     if row is None:
         return None
     *org, document = row
@@ -486,6 +510,75 @@ _SAVE_WITH_AUDIT = Statement(
     .returning(t.audit_events.c.id)
     .add_cte(_saved_document())
 )
+
+
+def _save_if_unchanged() -> sa.Insert:
+    """PostgreSQL: lock the person, save the document if the stored one is still the
+    expected one and the organization still has the values it was validated with, and
+    audit it: one statement, so in autocommit one round trip.
+
+    The person's lock orders this writer with the locking ones (lock_for_change,
+    lock_person). The stored document is compared where it is written: a writer that
+    committed in between leaves the newest row, which the comparison is re-checked on
+    (READ COMMITTED re-evaluates the condition on the updated row), so nothing is written
+    then and the caller reads afresh. A missing row is the default document (rows are
+    never deleted), so it is inserted.
+    """
+    fs, orgs, people = t.feature_settings, t.organizations, t.people
+    validated_with = [
+        orgs.c[name] == sa.bindparam(name, type_=orgs.c[name].type)
+        for name in ("country", "system_max_rings", "ring_seconds", "diversion_cap")
+    ]
+    locked = (
+        sa.select(people.c.id)
+        .join(orgs, orgs.c.id == people.c.org_id)
+        .where(people.c.id == sa.bindparam("person_id", type_=people.c.id.type), *validated_with)
+        .with_for_update(of=people)
+        .cte("locked")
+    )
+    row = sa.select(
+        locked.c.id,
+        sa.bindparam("feature", type_=fs.c.feature.type),
+        sa.bindparam("after", type_=fs.c.document.type),
+        sa.bindparam("created", type_=fs.c.updated.type),
+    )
+    upsert = pg_insert(fs).from_select(["person_id", "feature", "document", "updated"], row)
+    saved = (
+        upsert.on_conflict_do_update(
+            index_elements=[fs.c.person_id, fs.c.feature],
+            set_={"document": upsert.excluded.document, "updated": upsert.excluded.updated},
+            where=fs.c.document == sa.bindparam("expected", type_=fs.c.document.type),
+        )
+        .returning(fs.c.person_id)
+        .cte("saved")
+    )
+    audited = sa.select(*_binds(t.audit_events, *_AUDITED).values()).select_from(saved)
+    return (
+        t.audit_events.insert()
+        .from_select(_AUDITED, audited)
+        .returning(t.audit_events.c.id)
+        .add_cte(locked)
+        .add_cte(saved)
+    )
+
+
+_SAVE_IF_UNCHANGED = Statement(_save_if_unchanged())
+
+
+async def save_feature_if(
+    conn: AsyncConnection, change: Change, expected: str | None, org: Organization
+) -> int | None:
+    """PostgreSQL, as a statement of its own: store `change` with its audit event if the
+    stored document is still `expected` (None: no row, the default) and the organization
+    still validates as `org`. Return the event's id, or None when nothing was written."""
+    values = _audit_values(change, utcnow())
+    values["expected"] = expected
+    values["country"] = org.country
+    values["system_max_rings"] = org.system_max_rings
+    values["ring_seconds"] = org.ring_seconds
+    values["diversion_cap"] = org.diversion_cap
+    row = await first_alone(conn, _SAVE_IF_UNCHANGED, values)
+    return None if row is None else int(row[0])
 
 
 def _audit_values(change: Change, now: datetime) -> dict[str, Any]:

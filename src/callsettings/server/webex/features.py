@@ -50,20 +50,22 @@ async def change_feature(
     rule.check_token(token)
     patch = await json_body(request)
     services = services_of(request)
-    # Who may change whom is decided before the write transaction, from the cache when it
-    # can: a person's organization and location never change once provisioned. Inside it,
-    # the person is locked (PostgreSQL) and the organization read afresh, because its
-    # maximum of rings validates the change; the same statement reads the stored document.
+    # Who may change whom is decided before writing, from the cache when it can: a
+    # person's organization and location never change once provisioned.
     async with CachedReader(services) as reader:
-        person, _ = await authorized_reader_person(request, reader, token, person_ref, rule)
+        person, org = await authorized_reader_person(request, reader, token, person_ref, rule)
     known = held_by_dial(services.cache, person.org_id)
+    who = actor(request, token)
+    if await service.change_at_once(services, person, org, feature, patch, who, known):
+        return
+    # The locking path: the person is locked and the organization read afresh, because
+    # its maximum of rings validates the change; the same statement reads the document.
     async with changing(services) as conn:
         found = await repo.lock_for_change(conn, person.id, feature.value)
         if found is None:
             raise ApiError(ErrorKind.PERSON_NOT_FOUND, "Person not found.")
         org, stored = found
         current = service.decode(feature, stored, org)
-        who = actor(request, token)
         await service.update(conn, person, org, feature, patch, who, known, current)
 
 

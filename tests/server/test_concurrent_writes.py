@@ -1,0 +1,156 @@
+"""Writers that race or start from a stale copy keep every accepted change.
+
+On PostgreSQL a PUT starts from the document its replica holds and saves it only if it is
+still the stored one; otherwise it reads afresh. These tests make the held copy stale on
+purpose: two replicas with the change feed off, so one never hears of the other's writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callsettings.server.app import create_app
+from callsettings.server.auth import TokenCache
+from callsettings.server.cache import SettingsCache
+from callsettings.server.features import Actor, change_at_once
+from callsettings.server.invalidation import Invalidator
+from callsettings.server.ratelimit import MemoryRateLimitStore
+from callsettings.server.services import Services
+from callsettings.storage.records import Feature
+from tests.factories import World
+from tests.server.conftest import make_config
+from tests.server.test_call_forwarding_api import audit_count
+
+Client = AsyncTestClient[Any]
+
+
+def url(world: World) -> str:
+    return f"/v1/people/{world.pid(world.ann)}/features/callForwarding"
+
+
+@pytest.fixture
+async def replicas(database_url: str, world: World) -> AsyncIterator[tuple[Client, Client]]:
+    """Two replicas that never hear of each other's writes (no change feed, no Redis)."""
+    apps = [create_app(make_config(database_url, change_poll_seconds=0)) for _ in range(2)]
+    async with AsyncTestClient(app=apps[0]) as one, AsyncTestClient(app=apps[1]) as two:
+        yield one, two
+
+
+async def put(client: Client, world: World, forwarding: dict[str, Any]) -> int:
+    body = {"callForwarding": forwarding}
+    response = await client.put(url(world), json=body, headers=world.auth("full"))
+    return response.status_code
+
+
+async def forwarding(client: Client, world: World) -> dict[str, Any]:
+    response = await client.get(url(world), headers=world.auth("full"))
+    assert response.status_code == 200
+    got: dict[str, Any] = response.json()["callForwarding"]
+    return got
+
+
+async def test_concurrent_partial_changes_of_one_person_are_all_kept(
+    replicas: tuple[Client, Client], world: World, engine: AsyncEngine
+) -> None:
+    one, two = replicas
+    for round_ in range(6):
+        on = round_ % 2 == 0
+        changes = [
+            {"busy": {"enabled": on, "destination": "1002"}},
+            {"noAnswer": {"numberOfRings": 2 + round_}},
+            {"always": {"ringReminderEnabled": on}},
+            {"noAnswer": {"enabled": on, "destination": "1002"}},
+        ]
+        clients = [one, two, one, two]
+        statuses = await asyncio.gather(
+            *(put(c, world, b) for c, b in zip(clients, changes, strict=True))
+        )
+        assert statuses == [204] * 4
+    # Read on a third replica, which holds nothing of before.
+    app = create_app(make_config(str(engine.url.render_as_string(hide_password=False))))
+    async with AsyncTestClient(app=app) as fresh:
+        got = await forwarding(fresh, world)
+    assert got["busy"]["enabled"] is False
+    assert got["noAnswer"]["numberOfRings"] == 7
+    assert got["always"]["ringReminderEnabled"] is False
+    assert got["noAnswer"]["enabled"] is False
+
+
+async def test_a_replica_holding_an_old_copy_merges_into_the_stored_document(
+    replicas: tuple[Client, Client], world: World
+) -> None:
+    one, two = replicas
+    assert (await forwarding(two, world))["busy"]["enabled"] is False  # two holds the default
+    assert await put(one, world, {"busy": {"enabled": True, "destination": "1002"}}) == 204
+    assert await put(two, world, {"noAnswer": {"numberOfRings": 5}}) == 204
+    got = await forwarding(two, world)  # two now holds what it committed
+    assert (got["busy"]["enabled"], got["busy"]["destination"]) == (True, "1002")
+    assert got["noAnswer"]["numberOfRings"] == 5
+
+
+async def test_a_change_invalid_only_against_the_old_copy_is_accepted(
+    replicas: tuple[Client, Client], world: World
+) -> None:
+    one, two = replicas
+    assert "destination" not in (await forwarding(two, world))["busy"]
+    assert await put(one, world, {"busy": {"destination": "1002"}}) == 204
+    # Against two's copy busy has no destination, which enabling it would need.
+    assert await put(two, world, {"busy": {"enabled": True}}) == 204
+    got = await forwarding(two, world)
+    assert (got["busy"]["enabled"], got["busy"]["destination"]) == (True, "1002")
+
+
+async def test_a_change_that_is_no_change_only_to_the_old_copy_is_written(
+    replicas: tuple[Client, Client], world: World, engine: AsyncEngine
+) -> None:
+    one, two = replicas
+    assert (await forwarding(two, world))["busy"]["enabled"] is False
+    assert await put(one, world, {"busy": {"enabled": True, "destination": "1002"}}) == 204
+    assert await put(two, world, {"busy": {"enabled": False}}) == 204
+    assert (await forwarding(one, world))["busy"]["enabled"] is True  # one's own copy
+    assert (await forwarding(two, world))["busy"]["enabled"] is False
+    assert await audit_count(engine) == 2
+
+
+async def test_an_invalid_change_is_refused_against_the_stored_document(
+    replicas: tuple[Client, Client], world: World, engine: AsyncEngine
+) -> None:
+    one, two = replicas
+    await forwarding(two, world)
+    assert await put(one, world, {"busy": {"destination": "1002"}}) == 204
+    # Invalid against both copies: refused, and nothing more is written.
+    assert await put(two, world, {"busy": {"destination": "1001"}}) == 400
+    assert await audit_count(engine) == 1
+
+
+async def test_without_the_person_stored_the_change_is_left_to_the_locking_path(
+    engine: AsyncEngine, world: World
+) -> None:
+    """The locking path then answers 404; people are never deleted, so only a person the
+    replica made up (or a database swapped under it) gets here."""
+    config = make_config(str(engine.url.render_as_string(hide_password=False)))
+    cache = SettingsCache(ttl=60)
+    services = Services(
+        config=config,
+        engine=engine,
+        tokens=TokenCache(engine, 0),
+        rate_limits=MemoryRateLimitStore(),
+        cache=cache,
+        invalidator=Invalidator(cache),
+    )
+    nobody = replace(world.ann, id=uuid.uuid4())
+    who = Actor(token=None, actor_id="test", name="Test", tracking_id="t")
+    patch = {"callForwarding": {"busy": {"enabled": False}}}
+    done = await change_at_once(
+        services, nobody, world.org, Feature.CALL_FORWARDING, patch, who, lambda _: None
+    )
+    # SQLite always takes the locking path; PostgreSQL found nobody to change.
+    assert done is False
