@@ -19,9 +19,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.databases import fresh_sqlite
 from bench.org import provision_fresh
-from bench.run import RESULTS, WORK
+from bench.run import RESULTS, WORK, fresh_database
 from bench.scenarios import HTTP_SCENARIOS, SCENARIOS, items, token_for
 from bench.servers import serve_service
 from bench.wrk import WrkResult, render_script, run_wrk
@@ -78,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
     parser.add_argument("--scenario", choices=HTTP_SCENARIOS, default="get-forwarding")
     parser.add_argument("--people", type=int, default=1000)
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--top", type=int, default=25)
@@ -93,10 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         print("needs wrk (apt-get install -y wrk) and py-spy (pip install py-spy)")
         return 2
     scenario = SCENARIOS[args.scenario]
-    url = fresh_sqlite(WORK, f"profile-{args.people}.db")
+    url = fresh_database(args.database, args.people)
     org = provision_fresh(url, args.people)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    raw = RESULTS / f"profile-{args.scenario}-{args.people}.txt"
+    raw = RESULTS / f"profile-{args.scenario}-{args.database}-{args.people}.txt"
     svg = raw.with_suffix(".svg")
     log = WORK / "logs" / "profile.log"
     with serve_service(url, 1, log) as served:
@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     wrk = result["wrk"]
     total, inclusive, own = shares(raw.read_text().splitlines())
     print(
-        f"{scenario.title}, {args.people:,} people, 1 worker, c={args.connections}: "
+        f"{scenario.title}, {args.database}, {args.people:,} people, 1 worker, "
+        f"c={args.connections}: "
         f"{wrk.rps:,.0f} req/s, p50 {wrk.p50_ms:.2f} ms, p99 {wrk.p99_ms:.2f} ms (under py-spy)"
     )
     print(f"{total} samples; flame graph {svg}")

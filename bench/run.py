@@ -205,7 +205,7 @@ def measure_scenario(
     return entry
 
 
-def _fresh_database(database: str, people: int) -> str:
+def fresh_database(database: str, people: int) -> str:
     if database == "sqlite":
         return db.fresh_sqlite(WORK, f"service-{people}.db")
     return asyncio.run(db.fresh_postgres())
@@ -215,7 +215,7 @@ def measure_config(
     database: str, people: int, options: Options, http: list[str]
 ) -> tuple[dict[str, Any], bytes]:
     console.rule(f"{database}, {people:,} people, {options.workers} workers")
-    url = _fresh_database(database, people)
+    url = fresh_database(database, people)
     started = time.perf_counter()
     org = provision_fresh(url, people)
     provisioned = time.perf_counter() - started
