@@ -61,7 +61,9 @@ async def _save_if(
         return await repo.save_feature_if(conn, change, expected, world.org)
 
 
-async def test_a_missing_row_is_the_default_and_is_inserted(engine: AsyncEngine, world: World) -> None:
+async def test_a_missing_row_is_the_default_and_is_inserted(
+    engine: AsyncEngine, world: World
+) -> None:
     event_id = await _save_if(engine, world, _change(world, OFF, ON), expected=None)
     assert event_id is not None
     assert await _stored(engine, world) == (ON, [ON])
