@@ -20,6 +20,7 @@ from callsettings.server.cache import (
     MAX_COMPILED,
     MAX_GENERATIONS,
     MAX_OWN_EVENTS,
+    MAX_SHAPES,
     NOBODY,
     SettingsCache,
     deflate,
@@ -304,6 +305,16 @@ def test_equal_answer_shapes_are_held_once() -> None:
     cache.put_answer(ann, b'{"action":"ring"}', cache.evictions, reaching=False)
     cache.put_answer(bob, b'{"action":"ring"}', cache.evictions, reaching=False)
     assert cache.answer(ann) is cache.answer(bob)
+
+
+def test_the_shape_table_forgets_shapes_past_its_bound_and_answers_keep_theirs() -> None:
+    cache = SettingsCache(ttl=60.0)
+    people = [uuid.uuid4() for _ in range(MAX_SHAPES + 1)]
+    for number, person in enumerate(people):
+        cache.put_answer(person, b'{"n":%d}' % number, cache.evictions, reaching=False)
+    assert len(cache._shapes) == 1  # cleared when full, then the last one interned
+    assert cache.answer(people[0]) == b'{"n":0}'
+    assert cache.answer(people[-1]) == b'{"n":%d}' % MAX_SHAPES
 
 
 def test_generations_stay_bounded_and_a_new_epoch_refuses_reads_in_flight() -> None:
