@@ -512,6 +512,11 @@ _SAVE_WITH_AUDIT = Statement(
 )
 
 
+# The organization's values a change is validated against (its maximum of rings, country
+# for numbers, the engine's ring time and diversion cap, which read-only fields carry).
+_VALIDATING = ("country", "system_max_rings", "ring_seconds", "diversion_cap")
+
+
 def _save_if_unchanged() -> sa.Insert:
     """PostgreSQL: lock the person, save the document if the stored one is still the
     expected one and the organization still has the values it was validated with, and
@@ -526,8 +531,7 @@ def _save_if_unchanged() -> sa.Insert:
     """
     fs, orgs, people = t.feature_settings, t.organizations, t.people
     validated_with = [
-        orgs.c[name] == sa.bindparam(name, type_=orgs.c[name].type)
-        for name in ("country", "system_max_rings", "ring_seconds", "diversion_cap")
+        orgs.c[name] == sa.bindparam(name, type_=orgs.c[name].type) for name in _VALIDATING
     ]
     locked = (
         sa.select(people.c.id)
@@ -573,10 +577,7 @@ async def save_feature_if(
     still validates as `org`. Return the event's id, or None when nothing was written."""
     values = _audit_values(change, utcnow())
     values["expected"] = expected
-    values["country"] = org.country
-    values["system_max_rings"] = org.system_max_rings
-    values["ring_seconds"] = org.ring_seconds
-    values["diversion_cap"] = org.diversion_cap
+    values.update({name: getattr(org, name) for name in _VALIDATING})
     row = await first_alone(conn, _SAVE_IF_UNCHANGED, values)
     return None if row is None else int(row[0])
 

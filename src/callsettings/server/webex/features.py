@@ -58,8 +58,9 @@ async def change_feature(
     who = actor(request, token)
     if await service.change_at_once(services, person, org, feature, patch, who, known):
         return
-    # The locking path: the person is locked and the organization read afresh, because
-    # its maximum of rings validates the change; the same statement reads the document.
+    # The locking path (SQLite, or a writer lost the race twice): the person is locked,
+    # then the organization (its maximum of rings validates the change) and the stored
+    # document are read afresh.
     async with changing(services) as conn:
         found = await repo.lock_for_change(conn, person.id, feature.value)
         if found is None:
