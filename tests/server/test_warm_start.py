@@ -217,7 +217,7 @@ async def test_a_change_heard_while_a_put_commits_leaves_the_document_to_be_read
     database_url: str, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = create_app(make_config(database_url, warm_start=False))
-    real, real_save_if = services.write_transaction, repo.save_feature_if
+    real, real_save_if = services.write_transaction, repo.save_features_if
 
     def hear_another_change() -> None:
         # Another replica changed Ann after this commit, and its notice came before this
@@ -230,13 +230,13 @@ async def test_a_change_heard_while_a_put_commits_leaves_the_document_to_be_read
             yield conn
         hear_another_change()
 
-    async def save_then_hear_another_change(*args: Any) -> int | None:
+    async def save_then_hear_another_change(*args: Any) -> list[int | None]:
         saved = await real_save_if(*args)  # PostgreSQL: committed as it returns
         hear_another_change()
         return saved
 
     monkeypatch.setattr(services, "write_transaction", commit_then_hear_another_change)
-    monkeypatch.setattr(repo, "save_feature_if", save_then_hear_another_change)
+    monkeypatch.setattr(repo, "save_features_if", save_then_hear_another_change)
     async with AsyncTestClient(app=app) as client:
         cache = app.app.app.state.services.cache
         await _hold_all(client, world)

@@ -235,7 +235,8 @@ async def change_at_once(
 ) -> bool:
     """Change a feature document with no transaction held open (PostgreSQL): merge,
     validate, then save with one statement that writes only if the stored document and
-    the organization are still what the change was validated against.
+    the organization are still what the change was validated against; concurrent saves
+    share a statement and its commit (`storage/saves.py`).
 
     First from the document this replica holds, with no read at all; when that may be
     stale (someone else wrote, the merge does not validate, or nothing would change) once
@@ -248,17 +249,17 @@ async def change_at_once(
     cache = services.cache
     generation = cache.generation(person.id)
     held = cache.document(person.id, feature.value)
-    async with services.engine.connect() as conn:
-        attempt = _Attempt(conn, person, feature, patch, actor, known)
-        outcome = None
-        if held is not None:
-            outcome = await attempt.run(org, held.decode(), fresh=False)
-        if outcome is None:
+    attempt = _Attempt(services, person, feature, patch, actor, known)
+    outcome = None
+    if held is not None:
+        outcome = await attempt.run(org, held.decode(), fresh=False)
+    if outcome is None:
+        async with services.engine.connect() as conn:
             found = await repo.read_for_change(conn, person.id, feature.value)
-            if found is None:
-                return False  # the locking path says the person is gone
-            fresh_org, stored = found
-            outcome = await attempt.run(fresh_org, stored, fresh=True)
+        if found is None:
+            return False  # the locking path says the person is gone
+        fresh_org, stored = found
+        outcome = await attempt.run(fresh_org, stored, fresh=True)
     if outcome is None:
         return False
     event_id, encoded = outcome
@@ -270,7 +271,7 @@ async def change_at_once(
 
 @dataclass(slots=True)
 class _Attempt:
-    conn: AsyncConnection
+    services: Services
     person: Person
     feature: Feature
     patch: Any
@@ -284,22 +285,21 @@ class _Attempt:
         stored. None: undecided (only when not `fresh`, or when another writer won)."""
         current = decode(self.feature, expected, org)
         candidate = apply_patch(current, self.patch)
-        try:
-            checked = await VALIDATORS[self.feature](
-                self.conn, candidate, current, self.person, org, self.known
-            )
-        except InvalidSetting:
-            if fresh:
-                raise
-            return None
-        finally:
-            if self.conn.in_transaction():  # the validators' reads, if any
-                await self.conn.rollback()
+        # The validators' reads, if any, on a connection given back before the save waits.
+        async with self.services.engine.connect() as conn:
+            try:
+                checked = await VALIDATORS[self.feature](
+                    conn, candidate, current, self.person, org, self.known
+                )
+            except InvalidSetting:
+                if fresh:
+                    raise
+                return None
         old, encoded = encode(current), encode(checked)
         if old == encoded:
             return _UNCHANGED if fresh else None
         change = _change(self.person, self.feature, old.decode(), encoded.decode(), self.actor)
-        event_id = await repo.save_feature_if(self.conn, change, expected, org)
+        event_id = await self.services.saves.save(repo.ConditionalSave(change, expected, org))
         return None if event_id is None else (event_id, encoded)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -16,6 +16,7 @@ from callsettings.server.config import ServerConfig
 from callsettings.server.invalidation import Invalidator
 from callsettings.server.ratelimit import RateLimitStore
 from callsettings.storage.database import write_transaction
+from callsettings.storage.saves import ConditionalSaves
 
 
 @dataclass
@@ -26,6 +27,11 @@ class Services:
     rate_limits: RateLimitStore
     cache: SettingsCache
     invalidator: Invalidator
+    # PostgreSQL's feature saves made at once, grouped (see features.change_at_once).
+    saves: ConditionalSaves = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.saves = ConditionalSaves(self.engine)
 
 
 CHANGED_PEOPLE = "callsettings.changed_people"

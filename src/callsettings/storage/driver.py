@@ -126,19 +126,27 @@ async def first(
     return None if found is None else _row(compiled, found)
 
 
-async def first_alone(
+async def all_alone(
     conn: AsyncConnection, statement: Statement, values: Mapping[str, Any]
-) -> tuple[Any, ...] | None:
+) -> list[tuple[Any, ...]]:
     """Run one statement as its own transaction on PostgreSQL (asyncpg), outside any that
     SQLAlchemy holds: the server commits it as it answers, in one round trip where BEGIN,
-    the statement and COMMIT take three. Return its first row, or None."""
+    the statement and COMMIT take three. Return its rows."""
     if conn.in_transaction():
-        raise RuntimeError("first_alone needs a connection outside a transaction")
+        raise RuntimeError("a statement alone needs a connection outside a transaction")
     raw = await conn.get_raw_connection()
     compiled = statement.compiled(conn.dialect)
     params = _params(compiled, values)
-    found = await _on_asyncpg(conn, compiled, params, "fetchrow", raw.dbapi_connection)
-    return None if found is None else _row(compiled, found)
+    rows = await _on_asyncpg(conn, compiled, params, "fetch", raw.dbapi_connection)
+    return [_row(compiled, row) for row in rows]
+
+
+async def first_alone(
+    conn: AsyncConnection, statement: Statement, values: Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    """As all_alone; return the first row, or None."""
+    rows = await all_alone(conn, statement, values)
+    return rows[0] if rows else None
 
 
 async def run(conn: AsyncConnection, statement: Statement, values: Mapping[str, Any]) -> int:

@@ -11,11 +11,12 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callsettings.storage import tables as t
-from callsettings.storage.driver import Statement, first, first_alone, run
+from callsettings.storage.driver import Statement, all_alone, first, first_alone, run
 from callsettings.storage.records import (
     AuditEvent,
     Change,
@@ -517,69 +518,120 @@ _SAVE_WITH_AUDIT = Statement(
 _VALIDATING = ("country", "system_max_rings", "ring_seconds", "diversion_cap")
 
 
-def _save_if_unchanged() -> sa.Insert:
-    """PostgreSQL: lock the person, save the document if the stored one is still the
-    expected one and the organization still has the values it was validated with, and
-    audit it: one statement, so in autocommit one round trip.
+def _save_all_if_unchanged() -> sa.Insert:
+    """PostgreSQL: for each of several changes (of different people), lock the person, save
+    the document if the stored one is still the expected one and the organization still has
+    the values it was validated with, and audit it. One statement, so in autocommit one
+    round trip and one commit for all of them.
 
-    The person's lock orders this writer with the locking ones (lock_for_change,
-    lock_person). The stored document is compared where it is written: a writer that
-    committed in between leaves the newest row, which the comparison is re-checked on
-    (READ COMMITTED re-evaluates the condition on the updated row), so nothing is written
-    then and the caller reads afresh. A missing row is the default document (rows are
-    never deleted), so it is inserted.
+    The changes come as one array per column, unnested into rows. People are locked in id
+    order, so two such statements (or a locking writer, lock_for_change and lock_person)
+    take one person's lock after the other. The stored document is compared where it is
+    written: a writer that committed in between leaves a newer row, which the comparison is
+    re-checked on (READ COMMITTED re-evaluates an UPDATE's condition on the updated row),
+    so nothing is written for that change and its caller reads afresh. A missing row is the
+    default document (rows are never deleted): a change expecting none is inserted, unless
+    a row appeared meanwhile.
     """
-    fs, orgs, people = t.feature_settings, t.organizations, t.people
-    validated_with = [
-        orgs.c[name] == sa.bindparam(name, type_=orgs.c[name].type) for name in _VALIDATING
-    ]
+    fs, orgs, people, audit = t.feature_settings, t.organizations, t.people, t.audit_events
+    typed = {name: audit.c[name].type for name in _AUDITED}
+    typed["expected"] = fs.c.document.type
+    typed.update({name: orgs.c[name].type for name in _VALIDATING})
+    unnested = sa.func.unnest(
+        *[sa.bindparam(name, type_=ARRAY(kind)) for name, kind in typed.items()]
+    ).table_valued(*[sa.column(name, kind) for name, kind in typed.items()])
+    items = sa.select(unnested.render_derived("item")).cte("items")
     locked = (
         sa.select(people.c.id)
         .join(orgs, orgs.c.id == people.c.org_id)
-        .where(people.c.id == sa.bindparam("person_id", type_=people.c.id.type), *validated_with)
+        .join(items, items.c.person_id == people.c.id)
+        .where(*[orgs.c[name] == items.c[name] for name in _VALIDATING])
+        .order_by(people.c.id)
         .with_for_update(of=people)
         .cte("locked")
     )
-    row = sa.select(
-        locked.c.id,
-        sa.bindparam("feature", type_=fs.c.feature.type),
-        sa.bindparam("after", type_=fs.c.document.type),
-        sa.bindparam("created", type_=fs.c.updated.type),
-    )
-    upsert = pg_insert(fs).from_select(["person_id", "feature", "document", "updated"], row)
-    saved = (
-        upsert.on_conflict_do_update(
-            index_elements=[fs.c.person_id, fs.c.feature],
-            set_={"document": upsert.excluded.document, "updated": upsert.excluded.updated},
-            where=fs.c.document == sa.bindparam("expected", type_=fs.c.document.type),
+    is_locked = items.c.person_id.in_(sa.select(locked.c.id))
+    updated = (
+        fs.update()
+        .where(
+            fs.c.person_id == items.c.person_id,
+            fs.c.feature == items.c.feature,
+            fs.c.document == items.c.expected,
+            is_locked,
         )
-        .returning(fs.c.person_id)
-        .cte("saved")
+        .values(document=items.c.after, updated=items.c.created)
+        .returning(fs.c.person_id, fs.c.feature)
+        .cte("updated")
     )
-    audited = sa.select(*_binds(t.audit_events, *_AUDITED).values()).select_from(saved)
+    first_rows = sa.select(items.c.person_id, items.c.feature, items.c.after, items.c.created)
+    inserted = (
+        pg_insert(fs)
+        .from_select(
+            ["person_id", "feature", "document", "updated"],
+            first_rows.where(items.c.expected.is_(None), is_locked),
+        )
+        .on_conflict_do_nothing()
+        .returning(fs.c.person_id, fs.c.feature)
+        .cte("inserted")
+    )
+    saved = sa.union_all(
+        sa.select(updated.c.person_id, updated.c.feature),
+        sa.select(inserted.c.person_id, inserted.c.feature),
+    ).cte("saved")
+    audited = sa.select(*[items.c[name] for name in _AUDITED]).join(
+        saved, (saved.c.person_id == items.c.person_id) & (saved.c.feature == items.c.feature)
+    )
     return (
-        t.audit_events.insert()
+        audit.insert()
         .from_select(_AUDITED, audited)
-        .returning(t.audit_events.c.id)
+        .returning(audit.c.id, audit.c.person_id)
         .add_cte(locked)
-        .add_cte(saved)
+        .add_cte(updated)
+        .add_cte(inserted)
     )
 
 
-_SAVE_IF_UNCHANGED = Statement(_save_if_unchanged())
+_SAVE_ALL_IF_UNCHANGED = Statement(_save_all_if_unchanged())
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionalSave:
+    """A change to store if the stored document is still `expected` (None: no row, the
+    default) and the organization still validates as `org`."""
+
+    change: Change
+    expected: str | None
+    org: Organization
+
+
+async def save_features_if(
+    conn: AsyncConnection, saves: Sequence[ConditionalSave]
+) -> list[int | None]:
+    """PostgreSQL, as one statement of its own: store each of `saves` (no two of one
+    person) with its audit event where its condition holds. Return each one's event id, or
+    None where nothing was written."""
+    now = utcnow()
+    columns: dict[str, list[Any]] = {}
+    for save in saves:
+        values = _audit_values(save.change, now)
+        values["expected"] = save.expected
+        values.update({name: getattr(save.org, name) for name in _VALIDATING})
+        for name, value in values.items():
+            columns.setdefault(name, []).append(value)
+    people = columns["person_id"]
+    if len(set(people)) != len(people):
+        raise ValueError("one statement saves one change per person")
+    rows = await all_alone(conn, _SAVE_ALL_IF_UNCHANGED, columns)
+    written = {person: int(event_id) for event_id, person in rows}
+    return [written.get(person) for person in people]
 
 
 async def save_feature_if(
     conn: AsyncConnection, change: Change, expected: str | None, org: Organization
 ) -> int | None:
-    """PostgreSQL, as a statement of its own: store `change` with its audit event if the
-    stored document is still `expected` (None: no row, the default) and the organization
-    still validates as `org`. Return the event's id, or None when nothing was written."""
-    values = _audit_values(change, utcnow())
-    values["expected"] = expected
-    values.update({name: getattr(org, name) for name in _VALIDATING})
-    row = await first_alone(conn, _SAVE_IF_UNCHANGED, values)
-    return None if row is None else int(row[0])
+    """As save_features_if, for one change."""
+    (event_id,) = await save_features_if(conn, [ConditionalSave(change, expected, org)])
+    return event_id
 
 
 def _audit_values(change: Change, now: datetime) -> dict[str, Any]:
