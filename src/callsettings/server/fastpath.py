@@ -1,18 +1,23 @@
-"""Warm reads answered before the framework: the read path's ceiling is the HTTP server.
+"""Warm requests answered before the framework: the ceiling is the HTTP server.
 
 A GET of a person's feature whose token, person, organization and document are all in
 this replica's caches is answered here, after the same checks the routed handler makes
 (the same functions, in the same order); so is a call decision whose people are all
-cached. Anything else, every error included, falls through to the routed handler, so
-errors and cold reads have exactly one implementation.
+cached, and a PUT of a feature whose token, person and organization are (the change
+itself is the routed handler's own `apply_change`). Anything else, every error included,
+falls through to the routed handler, so errors and cold requests have exactly one
+implementation.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import parse_qs
+
+import msgspec
 
 from callsettings.engine import Call, Subscriber, decide
 from callsettings.server import features
@@ -22,17 +27,21 @@ from callsettings.server.errors import ApiError
 from callsettings.server.services import Services
 from callsettings.server.treatment import policy_of
 from callsettings.server.webex import treatment
-from callsettings.server.webex.features import DEFAULT_RULES, RULES
+from callsettings.server.webex.common import JSON, actor_of
+from callsettings.server.webex.features import DEFAULT_RULES, RULES, apply_change
 from callsettings.settings.destinations import is_extension
 from callsettings.settings.ids import IdType, MalformedId, decode_id, encode_id
-from callsettings.storage.records import Feature, Organization
+from callsettings.storage.records import Feature, Organization, Person, Token
 
-_FEATURE_GET = re.compile(
+_FEATURE_PATH = re.compile(
     r"/v1/people/([^/]+)/features/(callForwarding|doNotDisturb|callWaiting|voicemail)"
 )
 _TREATMENT = "/v1/callsettings/treatment"
 _READ_RULES: dict[str, Rule] = {
     feature.value: RULES.get(feature, DEFAULT_RULES)[0] for feature in Feature
+}
+_WRITE_RULES: dict[str, Rule] = {
+    feature.value: RULES.get(feature, DEFAULT_RULES)[1] for feature in Feature
 }
 
 
@@ -71,24 +80,54 @@ def _first(query: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def warm_read(
-    services: Services, scope: dict[str, Any], person_ref: str, feature: str
-) -> bytes | None:
-    """Return the document if every check passes from memory alone, else None."""
+def _held(
+    services: Services, scope: dict[str, Any], person_ref: str, rule: Rule
+) -> tuple[Token, Person, Organization] | None:
+    """The token, person and organization of a request about a person, when all three are
+    held and `rule` admits it; None when one is not held. The routed handler's checks:
+    what they refuse (ApiError, MalformedId) is for it to answer."""
     token = services.tokens.peek(bearer_secret(_header(scope, b"authorization")))
     if token is None:
         return None
     check_usable(token)
-    rule = _READ_RULES[feature]
     rule.check_token(token)
     org_param = _org_param(_query(scope))
     org_id = target_org(token, None if not org_param else decode_id(IdType.ORGANIZATION, org_param))
     cache = services.cache
     person = cache.person(decode_id(IdType.PEOPLE, person_ref))
-    if person is None or person.org_id != org_id or cache.orgs.get(org_id) is None:
+    org = cache.orgs.get(org_id)
+    if person is None or person.org_id != org_id or org is None:
         return None
     rule.check_person(token, person)
-    return cache.document(person.id, feature)
+    return token, person, org
+
+
+def warm_read(
+    services: Services, scope: dict[str, Any], person_ref: str, feature: str
+) -> bytes | None:
+    """Return the document if every check passes from memory alone, else None."""
+    held = _held(services, scope, person_ref, _READ_RULES[feature])
+    return None if held is None else services.cache.document(held[1].id, feature)
+
+
+async def warm_change(
+    services: Services, scope: dict[str, Any], body: bytes, person_ref: str, feature: str
+) -> bool:
+    """Change the feature if who may change whom is decided from memory alone, with the
+    routed handler's checks; False when not tried (then nothing was written).
+
+    Raises:
+        ApiError, MalformedId, msgspec.DecodeError, InvalidSetting: for the routed handler
+        to answer; nothing was written.
+        Others: as apply_change's.
+    """
+    held = _held(services, scope, person_ref, _WRITE_RULES[feature])
+    if held is None:
+        return False
+    token, person, org = held
+    patch = msgspec.json.decode(body)
+    await apply_change(services, person, org, Feature(feature), patch, actor_of(scope, token))
+    return True
 
 
 class _Cold(Exception):
@@ -241,18 +280,28 @@ def _compiled(cache: SettingsCache, person_id: uuid.UUID, org: Organization) -> 
 
 
 class FastReads:
-    """An ASGI layer in front of the Litestar app that serves warm feature reads."""
+    """An ASGI layer in front of the Litestar app that serves warm requests."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
+        if scope["type"] == "http":
             services = getattr(self.app.state, "services", None)
-            body = None if services is None else _try(services, scope)
-            if body is not None:
-                await _send_json(send, body)
-                return
+            method = scope["method"]
+            if services is not None and method == "GET":
+                body = _try(services, scope)
+                if body is not None:
+                    await _send_json(send, body)
+                    return
+            elif services is not None and method == "PUT":
+                match = _FEATURE_PATH.fullmatch(scope["path"])
+                if match is not None and _json_within(scope, services.config.max_json_body_bytes):
+                    read = await _read_body(receive, services.config.max_json_body_bytes)
+                    if read.body is not None and await _try_change(services, scope, read, match):
+                        await _send_no_content(send)
+                        return
+                    receive = read.replay(receive)
         await self.app(scope, receive, send)
 
 
@@ -261,10 +310,70 @@ def _try(services: Services, scope: dict[str, Any]) -> bytes | None:
         path = scope["path"]
         if path == _TREATMENT:
             return warm_decision(services, scope)
-        match = _FEATURE_GET.fullmatch(path)
+        match = _FEATURE_PATH.fullmatch(path)
         return None if match is None else warm_read(services, scope, match[1], match[2])
     except (ApiError, MalformedId):
         return None  # the routed handler answers the error, with its one error mapping
+
+
+async def _try_change(
+    services: Services, scope: dict[str, Any], read: _Body, match: re.Match[str]
+) -> bool:
+    assert read.body is not None
+    try:
+        return await warm_change(services, scope, read.body, match[1], match[2])
+    except Exception:
+        # The routed handler answers, with its one error mapping: a refused change (bad
+        # token, id or body, an invalid setting) wrote nothing; after any other failure
+        # it tries again, and merging the same patch again changes nothing more.
+        return False
+
+
+def _json_within(scope: dict[str, Any], limit: int) -> bool:
+    """Whether the body says it is JSON and does not say it is too large (what the routed
+    handler refuses with 415 and 413 before reading it)."""
+    media = (_header(scope, b"content-type") or "").split(";", 1)[0].strip().lower()
+    if media != JSON and not media.endswith("+json"):
+        return False
+    declared = _header(scope, b"content-length")
+    return declared is None or not declared.isdigit() or int(declared) <= limit
+
+
+@dataclass(slots=True)
+class _Body:
+    """A request body read here, and the messages it came in, to replay when the routed
+    handler answers after all."""
+
+    body: bytes | None  # None: over the limit, or the client went away
+    messages: list[dict[str, Any]]
+
+    def replay(self, receive: Any) -> Any:
+        pending = self.messages
+
+        async def replayed() -> dict[str, Any]:
+            return pending.pop(0) if pending else await receive()
+
+        return replayed
+
+
+async def _read_body(receive: Any, limit: int) -> _Body:
+    messages: list[dict[str, Any]] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return _Body(None, messages)
+        size += len(message.get("body", b""))
+        if size > limit:
+            return _Body(None, messages)
+        if not message.get("more_body", False):
+            return _Body(b"".join(m.get("body", b"") for m in messages), messages)
+
+
+async def _send_no_content(send: Any) -> None:
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _send_json(send: Any, body: bytes) -> None:

@@ -132,11 +132,17 @@ async def json_body(request: AnyRequest) -> Any:
 
 
 def actor(request: AnyRequest, token: Token, dialect: str = "webex") -> Actor:
+    return actor_of(request.scope, token, dialect)
+
+
+def actor_of(scope: Any, token: Token, dialect: str = "webex") -> Actor:
+    """Who changes settings, as audited: the token's person (or the token) and the
+    request's tracking id (the edge layer put it in the scope)."""
     return Actor(
         token=token,
         actor_id=str(token.person_id or token.id),
         name=token.label or token.role.value,
-        tracking_id=str(request.scope.get(TRACKING_ID_KEY, "")),
+        tracking_id=str(scope.get(TRACKING_ID_KEY, "")),
         dialect=dialect,
     )
 

@@ -12,8 +12,9 @@ from callsettings.server import auth
 from callsettings.server import features as service
 from callsettings.server.auth import Rule
 from callsettings.server.errors import ApiError, ErrorKind
+from callsettings.server.features import Actor
 from callsettings.server.reads import CachedReader, held_by_dial
-from callsettings.server.services import changing, services_of
+from callsettings.server.services import Services, changing, services_of
 from callsettings.server.webex.common import (
     AnyRequest,
     actor,
@@ -24,7 +25,7 @@ from callsettings.server.webex.common import (
 )
 from callsettings.server.webex.openapi import json_body_operation, responses
 from callsettings.storage import repositories as repo
-from callsettings.storage.records import Feature
+from callsettings.storage.records import Feature, Organization, Person
 
 TAGS = ["Person call settings"]
 # Call waiting is documented with admin scopes only; the others also admit the person.
@@ -54,8 +55,25 @@ async def change_feature(
     # person's organization and location never change once provisioned.
     async with CachedReader(services) as reader:
         person, org = await authorized_reader_person(request, reader, token, person_ref, rule)
+    await apply_change(services, person, org, feature, patch, actor(request, token))
+
+
+async def apply_change(
+    services: Services,
+    person: Person,
+    org: Organization,
+    feature: Feature,
+    patch: Any,
+    who: Actor,
+) -> None:
+    """Merge `patch` into the person's `feature`, validate, store and audit it: at once when
+    it can (PostgreSQL), else under the person's lock.
+
+    Raises:
+        InvalidSetting: the merged document breaks a rule; nothing is stored.
+        ApiError: the person is gone.
+    """
     known = held_by_dial(services.cache, person.org_id)
-    who = actor(request, token)
     if await service.change_at_once(services, person, org, feature, patch, who, known):
         return
     # The locking path (SQLite, or a writer lost the race twice): the person is locked,
