@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from callsettings.storage.database import async_url, create_engine, migrate_async
+from callsettings.storage.database import async_url, create_engine, migrate_async, wal_checkpoints
 
 
 async def test_sqlite_connections_use_wal_and_full_synchronous(sqlite_url: str) -> None:
@@ -190,3 +190,38 @@ async def test_a_failing_writer_alone_releases_the_write_lock_at_once(sqlite_url
     assert names == ["next"]
     await engine.dispose()
     await other_process.dispose()
+
+
+async def _autocheckpoint(engine: Any) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar_one())
+
+
+async def test_in_background_mode_connections_leave_checkpoints_to_wal_checkpoints(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ckpt.db'}"
+    own, background = create_engine(url), create_engine(url, checkpoint_in_background=True)
+    try:
+        assert await _autocheckpoint(own) == 1000  # SQLite's own, in the committing connection
+        assert await _autocheckpoint(background) == 0
+        async with background.begin() as conn:
+            await conn.exec_driver_sql("CREATE TABLE t (x TEXT)")
+            for _ in range(600):
+                await conn.exec_driver_sql("INSERT INTO t VALUES (randomblob(8000))")
+        checkpoints = wal_checkpoints(background, "FULL")
+        assert checkpoints is not None
+        busy, logged, copied = checkpoints.run()
+        # Nothing had copied the log back (SQLite's own would have at 1,000 pages): it
+        # holds the pages of 4.8 MB, now all copied.
+        assert (busy, copied) == (0, logged)
+        assert logged > 1000
+        checkpoints.close()
+    finally:
+        await own.dispose()
+        await background.dispose()
+
+
+def test_postgresql_has_no_wal_checkpoints_to_run() -> None:
+    postgres = create_engine("postgresql://nobody@127.0.0.1:1/none")
+    assert wal_checkpoints(postgres, "FULL") is None

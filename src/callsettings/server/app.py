@@ -17,6 +17,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from callsettings import __version__
 from callsettings.server import ucm, webex, xsi
 from callsettings.server.auth import TokenCache
+from callsettings.server.background import Checkpointing
 from callsettings.server.cache import SettingsCache
 from callsettings.server.config import ServerConfig
 from callsettings.server.edge import EdgeMiddleware
@@ -30,7 +31,7 @@ from callsettings.server.ratelimit import (
 )
 from callsettings.server.services import Services
 from callsettings.server.warmup import answer_keeper, refresher, warm, warm_answers
-from callsettings.storage.database import create_engine
+from callsettings.storage.database import create_engine, wal_checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,10 @@ def create_litestar(config: ServerConfig) -> Litestar:
             config.database_url,
             sqlite_synchronous=config.sqlite_synchronous,
             pool_size=config.db_pool_size,
+            checkpoint_in_background=True,
         )
+        checkpoints = wal_checkpoints(engine, config.sqlite_synchronous)
+        checkpointing = None if checkpoints is None else Checkpointing(checkpoints)
         cache = SettingsCache(
             config.cache_seconds,
             max_people=config.cache_max_people,
@@ -133,6 +137,8 @@ def create_litestar(config: ServerConfig) -> Litestar:
             await read_back.stop()
             await feed.stop()
             await invalidator.stop()
+            if checkpointing is not None:
+                await checkpointing.stop()
             await engine.dispose()
             await store.close()
 
