@@ -64,7 +64,10 @@ async def _save_if(
     engine: AsyncEngine, world: World, change: Change, expected: str | None
 ) -> int | None:
     async with engine.connect() as conn:
-        return await repo.save_feature_if(conn, change, expected, world.org)
+        (event_id,) = await repo.save_features_if(
+            conn, [ConditionalSave(change, expected, world.org)]
+        )
+        return event_id
 
 
 async def test_a_missing_row_is_the_default_and_is_inserted(
@@ -202,7 +205,7 @@ async def test_one_statement_saves_several_people_each_on_its_own_condition(
     engine: AsyncEngine, world: World
 ) -> None:
     async with engine.connect() as conn:
-        await repo.save_feature_if(conn, _save(world, world.bob, None, ON).change, None, world.org)
+        await repo.save_features_if(conn, [_save(world, world.bob, None, ON)])
         event_ids = await repo.save_features_if(
             conn,
             [

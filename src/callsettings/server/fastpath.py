@@ -286,22 +286,17 @@ class FastReads:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            services = getattr(self.app.state, "services", None)
-            method = scope["method"]
-            if services is not None and method == "GET":
-                body = _try(services, scope)
-                if body is not None:
-                    await _send_json(send, body)
-                    return
-            elif services is not None and method == "PUT":
-                match = _FEATURE_PATH.fullmatch(scope["path"])
-                if match is not None and _json_within(scope, services.config.max_json_body_bytes):
-                    read = await _read_body(receive, services.config.max_json_body_bytes)
-                    if read.body is not None and await _try_change(services, scope, read, match):
-                        await _send_no_content(send)
-                        return
-                    receive = read.replay(receive)
+        services = getattr(self.app.state, "services", None) if scope["type"] == "http" else None
+        if services is not None and scope["method"] == "GET":
+            body = _try(services, scope)
+            if body is not None:
+                await _send_json(send, body)
+                return
+        elif services is not None and scope["method"] == "PUT":
+            replayed = await _try_put(services, scope, receive, send)
+            if replayed is None:
+                return
+            receive = replayed
         await self.app(scope, receive, send)
 
 
@@ -316,12 +311,25 @@ def _try(services: Services, scope: dict[str, Any]) -> bytes | None:
         return None  # the routed handler answers the error, with its one error mapping
 
 
+async def _try_put(services: Services, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+    """Answer a warm feature PUT; None when answered, else the `receive` that replays what
+    was read of the body to the routed handler."""
+    match = _FEATURE_PATH.fullmatch(scope["path"])
+    limit = services.config.max_json_body_bytes
+    if match is None or not _json_within(scope, limit):
+        return receive
+    read = await _read_body(receive, limit)
+    if read.body is not None and await _try_change(services, scope, read.body, match):
+        await _send_no_content(send)
+        return None
+    return read.replay(receive)
+
+
 async def _try_change(
-    services: Services, scope: dict[str, Any], read: _Body, match: re.Match[str]
+    services: Services, scope: dict[str, Any], body: bytes, match: re.Match[str]
 ) -> bool:
-    assert read.body is not None
     try:
-        return await warm_change(services, scope, read.body, match[1], match[2])
+        return await warm_change(services, scope, body, match[1], match[2])
     except Exception:
         # The routed handler answers, with its one error mapping: a refused change (bad
         # token, id or body, an invalid setting) wrote nothing; after any other failure

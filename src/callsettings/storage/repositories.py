@@ -282,7 +282,7 @@ async def read_for_change(
     conn: AsyncConnection, person_id: uuid.UUID, feature: str
 ) -> tuple[Organization, str | None] | None:
     """As lock_for_change, without a lock, as a statement of its own (PostgreSQL): what a
-    conditional save (`save_feature_if`) then checks is still there."""
+    conditional save (`save_features_if`) then checks is still there."""
     row = await first_alone(conn, _FOR_CHANGE, {"id": str(person_id), "feature": feature})
     return _for_change(row)
 
@@ -624,14 +624,6 @@ async def save_features_if(
     rows = await all_alone(conn, _SAVE_ALL_IF_UNCHANGED, columns)
     written = {person: int(event_id) for event_id, person in rows}
     return [written.get(person) for person in people]
-
-
-async def save_feature_if(
-    conn: AsyncConnection, change: Change, expected: str | None, org: Organization
-) -> int | None:
-    """As save_features_if, for one change."""
-    (event_id,) = await save_features_if(conn, [ConditionalSave(change, expected, org)])
-    return event_id
 
 
 def _audit_values(change: Change, now: datetime) -> dict[str, Any]:
