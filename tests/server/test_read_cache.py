@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import uuid
 from dataclasses import replace
@@ -239,18 +240,38 @@ def test_known_owners_are_kept_and_nobody_expires() -> None:
     assert cache.owner(org_id, "1001") == person_id
 
 
-def test_an_eviction_forgets_the_persons_answer_and_every_answer_that_reached_someone() -> None:
+def test_an_eviction_forgets_the_persons_answer_and_the_answers_that_reached_them() -> None:
     cache = SettingsCache(ttl=2.0)
-    ann, bob, cat, dan = (uuid.uuid4() for _ in range(4))
-    cache.put_answer(ann, b"forwards to someone", cache.evictions, reaching=True)
-    cache.put_answer(bob, b"rings bob", cache.evictions, reaching=False)
-    cache.put_answer(cat, b"rings cat", cache.evictions, reaching=False)
-    cache.evict_person(dan)  # dan may be where ann's calls go
+    ann, bob, cat, dan, eve = (uuid.uuid4() for _ in range(5))
+    cache.put_answer(ann, b"to dan's voicemail", cache.evictions, reached=(dan,))
+    cache.put_answer(bob, b"to eve's voicemail", cache.evictions, reached=(eve,))
+    cache.put_answer(cat, b"rings cat", cache.evictions)
+    cache.evict_person(dan)  # dan's settings decide where ann's calls land
     assert cache.answer(ann) is None
-    assert (cache.answer(bob), cache.answer(cat)) == (b"rings bob", b"rings cat")  # only theirs
-    cache.evict_person(bob)
-    assert cache.answer(bob) is None
-    assert cache.answer(cat) == b"rings cat"
+    assert (cache.answer(bob), cache.answer(cat)) == (b"to eve's voicemail", b"rings cat")
+    cache.evict_person(cat)
+    assert cache.answer(cat) is None
+    assert cache.answer(bob) == b"to eve's voicemail"  # reached someone, but not cat
+
+
+def test_an_answer_decided_again_is_forgotten_by_whom_it_reaches_now() -> None:
+    cache = SettingsCache(ttl=60.0)
+    ann, bob, cat = (uuid.uuid4() for _ in range(3))
+    cache.put_answer(ann, b"to bob", cache.evictions, reached=(bob,))
+    cache.evict_person(ann)  # she now forwards to cat
+    cache.put_answer(ann, b"to cat", cache.evictions, reached=(cat,))
+    cache.evict_person(cat)
+    assert cache.answer(ann) is None
+
+
+def test_the_map_of_who_reached_whom_stays_bounded() -> None:
+    cache = SettingsCache(ttl=60.0, max_people=100)
+    people = [uuid.uuid4() for _ in range(102)]
+    for person, reached in itertools.pairwise(people):
+        cache.put_answer(person, b"to a colleague", cache.evictions, reached=(reached,))
+    assert len(cache._readers) == 1  # full at the 101st: every answer that reached was forgotten
+    assert cache.answer(people[0]) is None
+    assert cache.answer(people[100]) == b"to a colleague"
 
 
 def test_answers_made_before_an_eviction_are_not_kept() -> None:
@@ -258,7 +279,7 @@ def test_answers_made_before_an_eviction_are_not_kept() -> None:
     ann, bob = uuid.uuid4(), uuid.uuid4()
     stale = cache.evictions
     cache.evict_person(bob)
-    cache.put_answer(ann, b"made before the eviction", stale, reaching=False)
+    cache.put_answer(ann, b"made before the eviction", stale)
     assert cache.answer(ann) is None
 
 
@@ -266,11 +287,9 @@ def test_only_answers_reaching_beyond_the_person_expire() -> None:
     clock = FakeClock()
     cache = SettingsCache(ttl=2.0, clock=clock)
     ann, bob, cat = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    cache.put_answer(ann, b"rings ann", cache.evictions, reaching=False)
-    cache.put_answer(
-        bob, b"to a number nobody has yet", cache.evictions, reaching=False, expiring=True
-    )
-    cache.put_answer(cat, b"to a colleague's voicemail", cache.evictions, reaching=True)
+    cache.put_answer(ann, b"rings ann", cache.evictions)
+    cache.put_answer(bob, b"to a number nobody has yet", cache.evictions, expiring=True)
+    cache.put_answer(cat, b"to a colleague's voicemail", cache.evictions, reached=(ann,))
     clock.now += 2.0
     assert (cache.answer(bob), cache.answer(cat)) == (None, None)
     assert cache.answer(ann) == b"rings ann"  # evicted with ann's own settings, not by time
@@ -279,7 +298,7 @@ def test_only_answers_reaching_beyond_the_person_expire() -> None:
 def test_an_answer_to_an_outside_number_outlives_other_peoples_changes() -> None:
     cache = SettingsCache(ttl=60.0)
     bob = uuid.uuid4()
-    cache.put_answer(bob, b"to a number nobody has", cache.evictions, reaching=False, expiring=True)
+    cache.put_answer(bob, b"to a number nobody has", cache.evictions, expiring=True)
     cache.evict_person(uuid.uuid4())  # provisioning, which could give it away, evicts nobody
     assert cache.answer(bob) == b"to a number nobody has"
 
@@ -291,8 +310,9 @@ def test_forgotten_answers_are_handed_back_once_the_documents_are_held() -> None
         _held(cache, person)
         for feature in FEATURES:
             cache.put_document(person.id, feature, b"{}", cache.generation(person.id))
-        cache.put_answer(person.id, b"shape", cache.evictions, reaching=person is bob)
-    cache.evict_person(ann.id, "callForwarding")  # forgets ann's, and bob's (reaching)
+        reached = (ann.id,) if person is bob else ()
+        cache.put_answer(person.id, b"shape", cache.evictions, reached=reached)
+    cache.evict_person(ann.id, "callForwarding")  # forgets ann's, and bob's (he reached her)
     assert cache.take_undecided(10) == [bob.id]  # ann's documents are not all back
     cache.put_document(ann.id, "callForwarding", b"{}", cache.generation(ann.id))
     assert cache.take_undecided(10) == [ann.id]
@@ -302,8 +322,8 @@ def test_forgotten_answers_are_handed_back_once_the_documents_are_held() -> None
 def test_equal_answer_shapes_are_held_once() -> None:
     cache = SettingsCache(ttl=2.0)
     ann, bob = uuid.uuid4(), uuid.uuid4()
-    cache.put_answer(ann, b'{"action":"ring"}', cache.evictions, reaching=False)
-    cache.put_answer(bob, b'{"action":"ring"}', cache.evictions, reaching=False)
+    cache.put_answer(ann, b'{"action":"ring"}', cache.evictions)
+    cache.put_answer(bob, b'{"action":"ring"}', cache.evictions)
     assert cache.answer(ann) is cache.answer(bob)
 
 
@@ -311,7 +331,7 @@ def test_the_shape_table_forgets_shapes_past_its_bound_and_answers_keep_theirs()
     cache = SettingsCache(ttl=60.0)
     people = [uuid.uuid4() for _ in range(MAX_SHAPES + 1)]
     for number, person in enumerate(people):
-        cache.put_answer(person, b'{"n":%d}' % number, cache.evictions, reaching=False)
+        cache.put_answer(person, b'{"n":%d}' % number, cache.evictions)
     assert len(cache._shapes) == 1  # cleared when full, then the last one interned
     assert cache.answer(people[0]) == b'{"n":0}'
     assert cache.answer(people[-1]) == b'{"n":%d}' % MAX_SHAPES
@@ -561,7 +581,7 @@ def test_an_answer_does_not_outlive_its_person_in_the_cache() -> None:
     cache = SettingsCache(ttl=60.0, clock=clock, people_ttl=10.0)
     person = _person()
     _held(cache, person)
-    cache.put_answer(person.id, b"made from what is held", cache.evictions, reaching=False)
+    cache.put_answer(person.id, b"made from what is held", cache.evictions)
     clock.now += 10.0
     assert cache.person(person.id) is None
     _held(cache, person)  # read again: perhaps changed in the database meanwhile

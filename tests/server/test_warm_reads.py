@@ -9,8 +9,10 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from callsettings.server import fastpath
+from callsettings.server.app import create_app
 from callsettings.server.reads import CachedReader
 from tests.factories import World
+from tests.server.conftest import make_config
 
 Client = AsyncTestClient[Any]
 
@@ -130,3 +132,39 @@ async def test_warm_decisions_still_refuse_what_the_routed_handler_refuses(
 def test_the_warm_path_reads_a_query_as_parse_qs_does(query_string: str) -> None:
     scope = {"query_string": query_string.encode("latin-1")}
     assert fastpath._query(scope) == parse_qs(query_string)
+
+
+async def test_a_kept_answer_follows_a_change_of_the_colleague_it_reached(
+    database_url: str, world: World
+) -> None:
+    new_call = "/v1/callsettings/treatment?called=1001"
+    to_bobs_mailbox = {
+        "callForwarding": {
+            "always": {"enabled": True, "destination": "1002", "destinationVoicemailEnabled": True}
+        }
+    }
+    app = create_app(make_config(database_url))
+    async with AsyncTestClient(app=app) as client:
+        put = await client.put(path(world), json=to_bobs_mailbox, headers=world.auth("full"))
+        assert put.status_code == 204
+        for _ in range(2):  # the first call is the token's first use: the routed handler
+            answered = await client.get(new_call, headers=world.auth("service"))
+        before = answered.json()["treatment"]
+        cache = app.app.app.state.services.cache
+        assert cache.answer(world.ann.id) is not None  # kept: the next call is a memory read
+        bobs_voicemail = f"/v1/people/{world.pid(world.bob)}/features/voicemail"
+        on = await client.put(bobs_voicemail, json={"enabled": True}, headers=world.auth("full"))
+        assert on.status_code == 204
+        after = (await client.get(new_call, headers=world.auth("service"))).json()["treatment"]
+    assert before == {
+        "action": "forward",
+        "target": "1002",
+        "reason": "unconditional",
+        "counter": 1,
+        "internal": True,
+    }
+    assert after == {
+        "action": "voicemail",
+        "mailbox": world.pid(world.bob),
+        "greeting": "unavailable",
+    }

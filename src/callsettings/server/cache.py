@@ -27,7 +27,7 @@ import time
 import uuid
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from itertools import islice
 from typing import Generic, TypeVar, cast
@@ -259,16 +259,20 @@ class SettingsCache:
         # asks for a new call), per called person, kept for everyone held: a proxy asks for
         # anyone. What is kept is the answer's treatment with the person's own id taken out
         # (see webex/treatment.py), interned: most people share a handful of shapes, so an
-        # answer costs a dict slot, not 600 bytes. Most answers depend on the person's own
-        # settings alone and are forgotten when those change. An answer "reaching" further
-        # (a forward landing in a colleague's voicemail depends on theirs) is forgotten on
-        # any eviction, and expires.
+        # answer costs a dict slot, not 600 bytes. An answer depends on the person's own
+        # settings and on those of everyone the decision reached (a forward landing in a
+        # colleague's voicemail depends on theirs): it is forgotten when any of them is
+        # evicted, and no other eviction touches it.
         self._answers: dict[uuid.UUID, bytes] = {}
-        self._reaching: set[uuid.UUID] = set()
-        # Answers forwarding to a number nobody has: no change names them (provisioning
-        # writes no event), so they expire, with the reaching ones.
-        self._expiring: set[uuid.UUID] = set()
-        self._reaching_until = 0.0
+        # Reached person -> the people whose kept answers read their settings. Entries of
+        # answers forgotten since stay until the reached person is evicted (then they cost
+        # one needless decision); the map is bounded like the people (see put_answer).
+        self._readers: dict[uuid.UUID, set[uuid.UUID]] = {}
+        # When an answer that reached beyond the person expires, each on its own (as a
+        # safety net for what no eviction names: provisioning may give a number nobody had
+        # to someone, and writes no event). Checked when the answer is asked for, so answers
+        # made together do not all go at once.
+        self._expiry: dict[uuid.UUID, float] = {}
         self._shapes: dict[bytes, bytes] = {}
         # Held people whose answers were forgotten, for warmup.AnswerKeeper to decide again.
         self._undecided: dict[uuid.UUID, None] = {}
@@ -426,11 +430,10 @@ class SettingsCache:
 
     def answer(self, person_id: uuid.UUID) -> bytes | None:
         """The kept shape of the answer to a new call to this person, if there is one."""
-        if (self._reaching or self._expiring) and self._clock() >= self._reaching_until:
-            self._forget_reaching()  # expiry bounds what no eviction names
-            for expired in self._expiring:
-                self._forget_answer(expired)
-            self._expiring.clear()
+        if self._expiry:
+            expires = self._expiry.get(person_id)
+            if expires is not None and self._clock() >= expires:
+                self._forget_answer(person_id)
         return self._answers.get(person_id)
 
     def put_answer(
@@ -439,11 +442,11 @@ class SettingsCache:
         shape: bytes,
         evictions: int,
         *,
-        reaching: bool,
+        reached: Collection[uuid.UUID] = (),
         expiring: bool = False,
     ) -> None:
         """Keep a shape made while the eviction count was `evictions`, if it still is;
-        `reaching`: the decision read someone else's settings; `expiring`: it met a number
+        `reached`: the others whose settings the decision read; `expiring`: it met a number
         nobody has."""
         if evictions != self.evictions or self._ttl <= 0:
             return
@@ -451,10 +454,19 @@ class SettingsCache:
         if len(self._shapes) >= MAX_SHAPES:
             self._shapes.clear()  # shapes of answers dropped since; kept answers keep theirs
         self._answers[person_id] = self._shapes.setdefault(shape, shape)
-        if reaching or expiring:
-            if not (self._reaching or self._expiring):
-                self._reaching_until = self._clock() + self._ttl
-            (self._reaching if reaching else self._expiring).add(person_id)
+        self._expiry.pop(person_id, None)
+        if reached or expiring:
+            self._expiry[person_id] = self._clock() + self._ttl
+        if reached and len(self._readers) >= self._max_people:
+            # Rare (each answer reads a colleague or two): forget every answer that reached
+            # someone rather than track which reader entries are still live.
+            for readers in self._readers.values():
+                for reader in readers:
+                    self._forget_answer(reader)
+            self._readers.clear()
+        for other in reached:
+            if other != person_id:
+                self._readers.setdefault(other, set()).add(person_id)
 
     def answers_kept(self) -> int:
         return len(self._answers)
@@ -475,19 +487,20 @@ class SettingsCache:
         return taken
 
     def _forget_answer(self, person_id: uuid.UUID) -> None:
+        self._expiry.pop(person_id, None)
         if self._answers.pop(person_id, None) is not None and person_id in self._people:
             _make_room(self._undecided, self._max_people)
             self._undecided[person_id] = None
 
-    def _forget_reaching(self) -> None:
-        for person_id in self._reaching:
-            self._forget_answer(person_id)
-        self._reaching.clear()
+    def _forget_readers(self, person_id: uuid.UUID) -> None:
+        """Forget the answers that read this person's settings."""
+        for reader in self._readers.pop(person_id, ()):
+            self._forget_answer(reader)
 
     def _forget_answers(self) -> None:
         self._answers.clear()
-        self._reaching.clear()
-        self._expiring.clear()
+        self._readers.clear()
+        self._expiry.clear()
         self._shapes.clear()
         self._undecided.clear()
 
@@ -519,7 +532,7 @@ class SettingsCache:
                 self._people[person_id] = (*record[:slot], None, *record[slot + 1 :])  # type: ignore[assignment]
         self.subscribers.pop(person_id)
         self._forget_answer(person_id)
-        self._forget_reaching()
+        self._forget_readers(person_id)
 
     def wrote(self, event_id: int) -> None:
         """Note the audit event of a change this replica committed and applied itself."""

@@ -212,20 +212,21 @@ def _decide_new_call(
             unknown.append(reach.unknown)
         raise
     shape = treatment.answer_shape(served, decision)
-    reaching = bool(decision.consulted)
-    cache.put_answer(person_id, shape, evictions, reaching=reaching, expiring=reach.outside)
+    cache.put_answer(person_id, shape, evictions, reached=reach.reached, expiring=reach.outside)
     return served, shape
 
 
 class _Reach:
-    """The engine's look-up on the cache; notes whether it met a number nobody has."""
+    """The engine's look-up on the cache; notes whom it found (the decision may have read
+    their settings) and whether it met a number nobody has."""
 
-    __slots__ = ("_cache", "_org", "outside", "unknown")
+    __slots__ = ("_cache", "_org", "outside", "reached", "unknown")
 
     def __init__(self, cache: SettingsCache, org: Organization) -> None:
         self._cache = cache
         self._org = org
         self.outside = False
+        self.reached: list[uuid.UUID] = []
         self.unknown: str | None = None  # what was dialled whose owner is not known here
 
     def __call__(self, dialled: str) -> Subscriber | None:
@@ -236,6 +237,7 @@ class _Reach:
         if owner == NOBODY:
             self.outside = True  # someone may be given this number later
             return None
+        self.reached.append(owner)
         return _compiled(self._cache, owner, self._org)
 
 
