@@ -254,6 +254,20 @@ def test_an_eviction_forgets_the_persons_answer_and_the_answers_that_reached_the
     assert cache.answer(bob) == b"to eve's voicemail"  # reached someone, but not cat
 
 
+@pytest.mark.parametrize("readers", [1, 2, 8, 9, 40])
+def test_every_answer_that_reached_a_person_is_forgotten_however_many(readers: int) -> None:
+    cache = SettingsCache(ttl=60.0)
+    dan = uuid.uuid4()
+    reading = [uuid.uuid4() for _ in range(readers)]
+    for person in reading + reading[:1]:  # the first one twice: held once
+        cache.put_answer(person, b"to dan's voicemail", cache.evictions, reached=(dan,))
+    bystander = uuid.uuid4()
+    cache.put_answer(bystander, b"to eve's voicemail", cache.evictions, reached=(uuid.uuid4(),))
+    cache.evict_person(dan)
+    assert [cache.answer(person) for person in reading] == [None] * readers
+    assert cache.answer(bystander) == b"to eve's voicemail"
+
+
 def test_an_answer_decided_again_is_forgotten_by_whom_it_reaches_now() -> None:
     cache = SettingsCache(ttl=60.0)
     ann, bob, cat = (uuid.uuid4() for _ in range(3))

@@ -218,6 +218,33 @@ def inflate(dictionary: bytes, packed: bytes) -> bytes:
 _Record = tuple[float, bytes, bytes | None, bytes | None, bytes | None, bytes | None]
 
 
+# Who read a person's settings: one person as such, a few as a tuple, many as a set.
+_Readers = uuid.UUID | tuple[uuid.UUID, ...] | set[uuid.UUID]
+_MAX_READERS_TUPLE = 8
+
+
+def _each(readers: _Readers | None) -> Collection[uuid.UUID]:
+    if readers is None:
+        return ()
+    return (readers,) if isinstance(readers, uuid.UUID) else readers
+
+
+def _with(readers: _Readers | None, reader: uuid.UUID) -> _Readers:
+    """`readers` with `reader` among them (the same object when it already is)."""
+    if readers is None or readers == reader:
+        return reader
+    if isinstance(readers, uuid.UUID):
+        return (readers, reader)
+    if reader in readers:
+        return readers
+    if isinstance(readers, set):
+        readers.add(reader)
+        return readers
+    if len(readers) < _MAX_READERS_TUPLE:
+        return (*readers, reader)
+    return {*readers, reader}
+
+
 class SettingsCache:
     def __init__(
         self,
@@ -267,7 +294,9 @@ class SettingsCache:
         # Reached person -> the people whose kept answers read their settings. Entries of
         # answers forgotten since stay until the reached person is evicted (then they cost
         # one needless decision); the map is bounded like the people (see put_answer).
-        self._readers: dict[uuid.UUID, set[uuid.UUID]] = {}
+        # Most people are reached by one or two, so the readers are kept as compactly as
+        # they come (see _Readers): a set each took 25 MB at 100,000 people.
+        self._readers: dict[uuid.UUID, _Readers] = {}
         # When an answer that reached beyond the person expires, each on its own (as a
         # safety net for what no eviction names: provisioning may give a number nobody had
         # to someone, and writes no event). Checked when the answer is asked for, so answers
@@ -460,13 +489,13 @@ class SettingsCache:
         if reached and len(self._readers) >= self._max_people:
             # Rare (each answer reads a colleague or two): forget every answer that reached
             # someone rather than track which reader entries are still live.
-            for readers in self._readers.values():
-                for reader in readers:
+            for readers in list(self._readers.values()):
+                for reader in _each(readers):
                     self._forget_answer(reader)
             self._readers.clear()
         for other in reached:
             if other != person_id:
-                self._readers.setdefault(other, set()).add(person_id)
+                self._readers[other] = _with(self._readers.get(other), person_id)
 
     def answers_kept(self) -> int:
         return len(self._answers)
@@ -494,7 +523,7 @@ class SettingsCache:
 
     def _forget_readers(self, person_id: uuid.UUID) -> None:
         """Forget the answers that read this person's settings."""
-        for reader in self._readers.pop(person_id, ()):
+        for reader in _each(self._readers.pop(person_id, None)):
             self._forget_answer(reader)
 
     def _forget_answers(self) -> None:
