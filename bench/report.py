@@ -98,11 +98,43 @@ def rss_table(results: dict[str, Any]) -> Table:
     return table
 
 
+def cpu_rows(results: dict[str, Any]) -> list[tuple[str, str, int, float, float | None]]:
+    """CPU per request at each scenario's peak: config, scenario, connections, workers us,
+    PostgreSQL us (None on SQLite, which runs in the workers)."""
+    rows = []
+    for config in results.get("configs", []):
+        for scenario in config["scenarios"].values():
+            top = (scenario.get("ratios") or {}).get("connections")
+            used = [c for c in scenario.get("cpu_per_request", []) if c["connections"] == top]
+            if used:
+                row = used[0]
+                rows.append(
+                    (
+                        config_label(config),
+                        scenario["title"],
+                        row["connections"],
+                        row["workers_us"],
+                        row.get("postgres_us"),
+                    )
+                )
+    return rows
+
+
+def cpu_table(results: dict[str, Any]) -> Table:
+    table = Table(title="CPU per request at the peak (from /proc: user + system)")
+    for column in ("config", "scenario", "conn", "workers us", "postgres us"):
+        table.add_column(column, justify="left" if column in ("config", "scenario") else "right")
+    for label, title, connections, workers, postgres in cpu_rows(results):
+        table.add_row(label, title, str(connections), f"{workers:,.0f}", _num(postgres, "{:,.0f}"))
+    return table
+
+
 def print_report(console: Console, results: dict[str, Any], found: list[Target]) -> None:
     console.rule("results")
     console.print(baseline_table(results))
     if results.get("configs"):
         console.print(scenario_table(results))
+        console.print(cpu_table(results))
         console.print(rss_table(results))
     for config in results.get("configs", []):
         writes = (config["scenarios"].get("put-forwarding") or {}).get("audited_writes")
@@ -218,6 +250,17 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {r['p99_ms']:.1f} ({_ratio(r['p99_ratio'])}) "
                 + (f"| {half['p99_ms']:.1f} ms at {half['rps']:,.0f}/s |" if half else "| - |")
             )
+    cpu = cpu_rows(results)
+    if cpu:
+        out += [
+            "",
+            "| database, people | scenario | conn | worker CPU per request "
+            "| PostgreSQL CPU per request |",
+        ]
+        out.append("|---|---|--:|--:|--:|")
+        for label, title, connections, workers, postgres in cpu:
+            database = "-" if postgres is None else f"{postgres:,.0f} us"
+            out.append(f"| {label} | {title} | {connections} | {workers:,.0f} us | {database} |")
     out += ["", "| database, people | RSS per worker at the end, MB | peak per worker, MB |"]
     out.append("|---|--:|--:|")
     for config in results.get("configs", []):

@@ -38,7 +38,14 @@ from bench.scenarios import (
     items,
     token_for,
 )
-from bench.servers import ROOT, Served, serve_bare, serve_service
+from bench.servers import (
+    ROOT,
+    Served,
+    process_cpu_seconds,
+    processes_named,
+    serve_bare,
+    serve_service,
+)
 from bench.wrk import INSTALL_HINT, WrkError, WrkResult, render_script, run_wrk
 from callsettings.server.config import ServerConfig
 from callsettings.storage import tables as t
@@ -142,8 +149,40 @@ def _half_load(
     return calibration, paced
 
 
+def _postgres_cpu() -> dict[int, float]:
+    return {pid: process_cpu_seconds(pid) for pid in processes_named("postgres")}
+
+
+def _metered_run(
+    served: Served, script: Path, database: str, options: Options, connections: int
+) -> tuple[WrkResult, dict[str, float]]:
+    """A closed-loop wrk run, with the CPU the workers (and PostgreSQL's processes) used
+    per request: less noisy than a rate on a shared machine, and it says where time goes."""
+    workers_before = served.cpu_seconds()
+    database_before = _postgres_cpu() if database == "postgres" else {}
+    result = run_wrk(
+        served.url,
+        script,
+        connections=connections,
+        seconds=options.duration,
+        threads=options.threads,
+    )
+    workers = served.cpu_seconds() - workers_before
+    cpu = {"connections": connections, "workers_us": 1e6 * workers / max(1, result.requests)}
+    if database == "postgres":
+        after = _postgres_cpu()
+        used = sum(seconds - database_before.get(pid, 0.0) for pid, seconds in after.items())
+        cpu["postgres_us"] = 1e6 * used / max(1, result.requests)
+    return result, cpu
+
+
 def measure_scenario(
-    served: Served, scenario: Scenario, org: ProvisionedOrg, url: str, options: Options
+    served: Served,
+    scenario: Scenario,
+    org: ProvisionedOrg,
+    url: str,
+    options: Options,
+    database: str,
 ) -> dict[str, Any]:
     workdir = WORK / "scripts"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -171,18 +210,15 @@ def measure_scenario(
     )
     before = asyncio.run(_count_audit_events(url)) if scenario.kind == "put" else 0
     sweep = []
+    cpu = []
     for connections in options.concurrency:
-        result = run_wrk(
-            served.url,
-            closed,
-            connections=connections,
-            seconds=options.duration,
-            threads=options.threads,
-        )
+        result, used = _metered_run(served, closed, database, options, connections)
         sweep.append(result)
+        cpu.append(used)
         console.print(
             f"  {scenario.title:<32} c={connections:<4} {result.rps:>9,.0f} req/s  "
             f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.error_count}"
+            f"  CPU/req {_cpu_text(used)}"
         )
     paced = _half_load(served, script_for, sweep, options)
     half = None if paced is None else paced[1]
@@ -194,6 +230,7 @@ def measure_scenario(
         "title": scenario.title,
         "available": True,
         "sweep": [r.as_dict() for r in sweep],
+        "cpu_per_request": cpu,
         "half_load": None if half is None else half.as_dict(),
     }
     if entry["half_load"] is not None:
@@ -203,6 +240,13 @@ def measure_scenario(
         requests = sum(r.requests for r in sweep) + sum(r.requests for r in paced or ())
         entry["audited_writes"] = {"requests": requests, "changed_documents": written}
     return entry
+
+
+def _cpu_text(used: dict[str, float]) -> str:
+    text = f"workers {used['workers_us']:,.0f} us"
+    if "postgres_us" in used:
+        text += f", postgres {used['postgres_us']:,.0f} us"
+    return text
 
 
 def fresh_database(database: str, people: int) -> str:
@@ -228,7 +272,8 @@ def measure_config(
         rss_started = served.rss_mb()
         body = _median_forwarding_body(served, org)
         scenarios = {
-            name: measure_scenario(served, SCENARIOS[name], org, url, options) for name in http
+            name: measure_scenario(served, SCENARIOS[name], org, url, options, database)
+            for name in http
         }
         rss = served.rss_mb()
     return {

@@ -35,6 +35,10 @@ class Served:
     def worker_pids(self) -> list[int]:
         return worker_pids(self.process.pid)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the workers have used so far."""
+        return sum(process_cpu_seconds(pid) for pid in self.worker_pids())
+
     def rss_mb(self) -> dict[str, float | list[float]]:
         """Return the current and peak resident memory of each worker, in MB."""
         pids = self.worker_pids()
@@ -78,6 +82,35 @@ def worker_pids(supervisor: int) -> list[int]:
         if "spawn_main" in _cmdline(child) and "resource_tracker" not in _cmdline(child)
     ]
     return workers or [supervisor]
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process, from /proc (0 once it has gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # Fields after the command, which may hold spaces, in parentheses: utime is the 14th
+    # field of the line, stime the 15th.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def processes_named(name: str) -> list[int]:
+    """Every process whose command is `name` (PostgreSQL's server and its backends)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if command == name:
+                found.append(int(entry.name))
+    return found
 
 
 def _status_kb(pid: int, field: str) -> float:

@@ -192,3 +192,32 @@ def test_markdown_report_lists_baselines_scenarios_memory_and_targets() -> None:
     assert "| sqlite, 1,000 people | decision API | unavailable |" in text
     assert "| sqlite, 1,000 people | 88 / 90 | 90 |" in text
     assert "PASS  GET callForwarding rate vs bare ASGI [sqlite, 1,000 people]" in text
+
+
+def test_cpu_per_request_is_reported_at_each_scenarios_peak() -> None:
+    from bench.report import cpu_rows, markdown
+
+    results = {
+        "baselines": {"bare": {**BARE, "body_bytes": 358}},
+        "configs": [
+            config("postgres", 1_000, **{"get-forwarding": 3_600}),
+            config("sqlite", 1_000, **{"get-forwarding": 3_000}),
+        ],
+    }
+    for entry, postgres in zip(results["configs"], (True, False), strict=True):
+        entry["rss"] |= {"per_worker": [88.0, 90.0]}
+        scenario = entry["scenarios"]["get-forwarding"]
+        scenario["title"] = "GET callForwarding"
+        scenario["cpu_per_request"] = [
+            {"connections": 4, "workers_us": 90.0} | ({"postgres_us": 9.0} if postgres else {}),
+            {"connections": 16, "workers_us": 70.0} | ({"postgres_us": 7.0} if postgres else {}),
+        ]
+    analyse(results)
+
+    assert cpu_rows(results) == [
+        ("postgres, 1,000 people", "GET callForwarding", 16, 70.0, 7.0),
+        ("sqlite, 1,000 people", "GET callForwarding", 16, 70.0, None),
+    ]
+    text = markdown(results)
+    assert "| postgres, 1,000 people | GET callForwarding | 16 | 70 us | 7 us |" in text
+    assert "| sqlite, 1,000 people | GET callForwarding | 16 | 70 us | - |" in text

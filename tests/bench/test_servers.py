@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -46,3 +47,16 @@ def test_a_server_that_exits_while_warming_up_is_an_error(tmp_path: Path) -> Non
     exited.wait()
     with pytest.raises(RuntimeError, match="exited with 3 while warming up"):
         servers._wait_warm(log, 0, 1, exited)
+
+
+def test_cpu_time_is_read_per_process_and_postgres_is_found_by_name(
+    running: subprocess.Popen[bytes],
+) -> None:
+    spent = servers.process_cpu_seconds(os.getpid())
+    sum(range(2_000_000))  # some CPU of this process's own
+    assert servers.process_cpu_seconds(os.getpid()) > spent
+    assert servers.process_cpu_seconds(running.pid) >= 0.0
+    assert servers.process_cpu_seconds(2**22 + 1) == 0.0  # no such process: nothing used
+    own = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+    assert os.getpid() in servers.processes_named(own)
+    assert servers.processes_named("no-such-command") == []
