@@ -212,21 +212,24 @@ def _decide_new_call(
             unknown.append(reach.unknown)
         raise
     shape = treatment.answer_shape(served, decision)
-    cache.put_answer(person_id, shape, evictions, reached=reach.reached, expiring=reach.outside)
+    # Whose settings the answer read: of those it found, the ones the engine consulted (a
+    # forward target's identity never changes; whether it lands in their voicemail does).
+    read = [reach.found[other] for other in decision.consulted if other in reach.found]
+    cache.put_answer(person_id, shape, evictions, reached=read, expiring=reach.outside)
     return served, shape
 
 
 class _Reach:
-    """The engine's look-up on the cache; notes whom it found (the decision may have read
-    their settings) and whether it met a number nobody has."""
+    """The engine's look-up on the cache; notes whom it found (by the id the engine knows
+    them by) and whether it met a number nobody has."""
 
-    __slots__ = ("_cache", "_org", "outside", "reached", "unknown")
+    __slots__ = ("_cache", "_org", "found", "outside", "unknown")
 
     def __init__(self, cache: SettingsCache, org: Organization) -> None:
         self._cache = cache
         self._org = org
         self.outside = False
-        self.reached: list[uuid.UUID] = []
+        self.found: dict[str, uuid.UUID] = {}
         self.unknown: str | None = None  # what was dialled whose owner is not known here
 
     def __call__(self, dialled: str) -> Subscriber | None:
@@ -237,8 +240,9 @@ class _Reach:
         if owner == NOBODY:
             self.outside = True  # someone may be given this number later
             return None
-        self.reached.append(owner)
-        return _compiled(self._cache, owner, self._org)
+        compiled = _compiled(self._cache, owner, self._org)
+        self.found[compiled.id] = owner
+        return compiled
 
 
 def keep_answers(

@@ -164,14 +164,18 @@ async def redecide(
     the next call to that person, one request at a time.
     """
     decided = 0
-    for start in range(0, limit, ANSWERS_PER_TURN):
-        # Taken turn by turn: who is ready may change while requests run in between.
-        taken = cache.take_undecided(min(ANSWERS_PER_TURN, limit - start))
-        for person_id in taken:
+    # Taken at once: take_undecided looks past people whose documents are not back yet, as
+    # far as four times `limit`; taken a turn at a time, it would look at a quarter of that
+    # and could end the step early with many still to decide.
+    taken = cache.take_undecided(limit)
+    for start in range(0, len(taken), ANSWERS_PER_TURN):
+        if start:
+            await asyncio.sleep(0)  # let requests in between turns
+        for person_id in taken[start : start + ANSWERS_PER_TURN]:
+            # One changed meanwhile is decided all the same: with its documents evicted it
+            # is skipped (decided on its next call), and a decision that raced an eviction
+            # is not kept (SettingsCache.put_answer).
             decided += await _decide_again(cache, engine, person_id)
-        if len(taken) < ANSWERS_PER_TURN:
-            break
-        await asyncio.sleep(0)  # let requests in between turns
     return decided
 
 
