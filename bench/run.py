@@ -153,6 +153,17 @@ def _postgres_cpu() -> dict[int, float]:
     return {pid: process_cpu_seconds(pid) for pid in processes_named("postgres")}
 
 
+def _closed_run(served: Served, script: Path, options: Options, connections: int) -> WrkResult:
+    """One closed-loop run of the sweep."""
+    return run_wrk(
+        served.url,
+        script,
+        connections=connections,
+        seconds=options.duration,
+        threads=options.threads,
+    )
+
+
 def _metered_run(
     served: Served, script: Path, database: str, options: Options, connections: int
 ) -> tuple[WrkResult, dict[str, float]]:
@@ -160,13 +171,7 @@ def _metered_run(
     per request: less noisy than a rate on a shared machine, and it says where time goes."""
     workers_before = served.cpu_seconds()
     database_before = _postgres_cpu() if database == "postgres" else {}
-    result = run_wrk(
-        served.url,
-        script,
-        connections=connections,
-        seconds=options.duration,
-        threads=options.threads,
-    )
+    result = _closed_run(served, script, options, connections)
     workers = served.cpu_seconds() - workers_before
     cpu = {"connections": connections, "workers_us": 1e6 * workers / max(1, result.requests)}
     if database == "postgres":
@@ -301,13 +306,7 @@ def measure_bare(body: bytes, options: Options) -> dict[str, Any]:
     ) as served:
         run_wrk(served.url, script, connections=max(options.concurrency), seconds=options.warmup)
         for connections in options.concurrency:
-            result = run_wrk(
-                served.url,
-                script,
-                connections=connections,
-                seconds=options.duration,
-                threads=options.threads,
-            )
+            result = _closed_run(served, script, options, connections)
             sweep.append(result)
             console.print(
                 f"  bare ASGI c={connections:<4} {result.rps:>9,.0f} req/s  "
