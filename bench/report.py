@@ -105,18 +105,11 @@ def cpu_rows(results: dict[str, Any]) -> list[tuple[str, str, int, float, float 
     for config in results.get("configs", []):
         for scenario in config["scenarios"].values():
             top = (scenario.get("ratios") or {}).get("connections")
-            used = [c for c in scenario.get("cpu_per_request", []) if c["connections"] == top]
-            if used:
-                row = used[0]
-                rows.append(
-                    (
-                        config_label(config),
-                        scenario["title"],
-                        row["connections"],
-                        row["workers_us"],
-                        row.get("postgres_us"),
-                    )
-                )
+            cpu = scenario.get("cpu_per_request", [])
+            row = next((c for c in cpu if c["connections"] == top), None)
+            if row is not None:
+                label, title = config_label(config), scenario["title"]
+                rows.append((label, title, top, row["workers_us"], row.get("postgres_us")))
     return rows
 
 

@@ -243,8 +243,8 @@ def test_known_owners_are_kept_and_nobody_expires() -> None:
 def test_an_eviction_forgets_the_persons_answer_and_the_answers_that_reached_them() -> None:
     cache = SettingsCache(ttl=2.0)
     ann, bob, cat, dan, eve = (uuid.uuid4() for _ in range(5))
-    cache.put_answer(ann, b"to dan's voicemail", cache.evictions, reached=(dan,))
-    cache.put_answer(bob, b"to eve's voicemail", cache.evictions, reached=(eve,))
+    cache.put_answer(ann, b"to dan's voicemail", cache.evictions, consulted=(dan,))
+    cache.put_answer(bob, b"to eve's voicemail", cache.evictions, consulted=(eve,))
     cache.put_answer(cat, b"rings cat", cache.evictions)
     cache.evict_person(dan)  # dan's settings decide where ann's calls land
     assert cache.answer(ann) is None
@@ -260,9 +260,9 @@ def test_every_answer_that_reached_a_person_is_forgotten_however_many(readers: i
     dan = uuid.uuid4()
     reading = [uuid.uuid4() for _ in range(readers)]
     for person in reading + reading[:1]:  # the first one twice: held once
-        cache.put_answer(person, b"to dan's voicemail", cache.evictions, reached=(dan,))
+        cache.put_answer(person, b"to dan's voicemail", cache.evictions, consulted=(dan,))
     bystander = uuid.uuid4()
-    cache.put_answer(bystander, b"to eve's voicemail", cache.evictions, reached=(uuid.uuid4(),))
+    cache.put_answer(bystander, b"to eve's voicemail", cache.evictions, consulted=(uuid.uuid4(),))
     cache.evict_person(dan)
     assert [cache.answer(person) for person in reading] == [None] * readers
     assert cache.answer(bystander) == b"to eve's voicemail"
@@ -271,9 +271,9 @@ def test_every_answer_that_reached_a_person_is_forgotten_however_many(readers: i
 def test_an_answer_decided_again_is_forgotten_by_whom_it_reaches_now() -> None:
     cache = SettingsCache(ttl=60.0)
     ann, bob, cat = (uuid.uuid4() for _ in range(3))
-    cache.put_answer(ann, b"to bob", cache.evictions, reached=(bob,))
+    cache.put_answer(ann, b"to bob", cache.evictions, consulted=(bob,))
     cache.evict_person(ann)  # she now forwards to cat
-    cache.put_answer(ann, b"to cat", cache.evictions, reached=(cat,))
+    cache.put_answer(ann, b"to cat", cache.evictions, consulted=(cat,))
     cache.evict_person(cat)
     assert cache.answer(ann) is None
 
@@ -282,7 +282,7 @@ def test_the_map_of_who_reached_whom_stays_bounded() -> None:
     cache = SettingsCache(ttl=60.0, max_people=100)
     people = [uuid.uuid4() for _ in range(102)]
     for person, reached in itertools.pairwise(people):
-        cache.put_answer(person, b"to a colleague", cache.evictions, reached=(reached,))
+        cache.put_answer(person, b"to a colleague", cache.evictions, consulted=(reached,))
     assert len(cache._readers) == 1  # full at the 101st: every answer that reached was forgotten
     assert cache.answer(people[0]) is None
     assert cache.answer(people[100]) == b"to a colleague"
@@ -303,7 +303,7 @@ def test_only_answers_reaching_beyond_the_person_expire() -> None:
     ann, bob, cat = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     cache.put_answer(ann, b"rings ann", cache.evictions)
     cache.put_answer(bob, b"to a number nobody has yet", cache.evictions, expiring=True)
-    cache.put_answer(cat, b"to a colleague's voicemail", cache.evictions, reached=(ann,))
+    cache.put_answer(cat, b"to a colleague's voicemail", cache.evictions, consulted=(ann,))
     clock.now += 2.0
     assert (cache.answer(bob), cache.answer(cat)) == (None, None)
     assert cache.answer(ann) == b"rings ann"  # evicted with ann's own settings, not by time
@@ -325,7 +325,7 @@ def test_forgotten_answers_are_handed_back_once_the_documents_are_held() -> None
         for feature in FEATURES:
             cache.put_document(person.id, feature, b"{}", cache.generation(person.id))
         reached = (ann.id,) if person is bob else ()
-        cache.put_answer(person.id, b"shape", cache.evictions, reached=reached)
+        cache.put_answer(person.id, b"shape", cache.evictions, consulted=reached)
     cache.evict_person(ann.id, "callForwarding")  # forgets ann's, and bob's (he reached her)
     assert cache.take_undecided(10) == [bob.id]  # ann's documents are not all back
     cache.put_document(ann.id, "callForwarding", b"{}", cache.generation(ann.id))

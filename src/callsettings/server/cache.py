@@ -287,17 +287,17 @@ class SettingsCache:
         # anyone. What is kept is the answer's treatment with the person's own id taken out
         # (see webex/treatment.py), interned: most people share a handful of shapes, so an
         # answer costs a dict slot, not 600 bytes. An answer depends on the person's own
-        # settings and on those of everyone the decision reached (a forward landing in a
+        # settings and on those of whoever the decision consulted (a forward landing in a
         # colleague's voicemail depends on theirs): it is forgotten when any of them is
         # evicted, and no other eviction touches it.
         self._answers: dict[uuid.UUID, bytes] = {}
-        # Reached person -> the people whose kept answers read their settings. Entries of
-        # answers forgotten since stay until the reached person is evicted (then they cost
-        # one needless decision); the map is bounded like the people (see put_answer).
-        # Most people are reached by one or two, so the readers are kept as compactly as
-        # they come (see _Readers): a set each took 25 MB at 100,000 people.
+        # Consulted person -> the people whose kept answers read their settings. Entries of
+        # answers forgotten since stay until the consulted person is evicted (then they
+        # cost one needless decision); the map is bounded like the people (see put_answer).
+        # Most people are consulted by one or two, so the readers are kept as compactly as
+        # they come (see _Readers): a set is 216 bytes even for one.
         self._readers: dict[uuid.UUID, _Readers] = {}
-        # When an answer that reached beyond the person expires, each on its own (as a
+        # When an answer that consulted someone else expires, each on its own (as a
         # safety net for what no eviction names: provisioning may give a number nobody had
         # to someone, and writes no event). Checked when the answer is asked for, so answers
         # made together do not all go at once.
@@ -471,11 +471,11 @@ class SettingsCache:
         shape: bytes,
         evictions: int,
         *,
-        reached: Collection[uuid.UUID] = (),
+        consulted: Collection[uuid.UUID] = (),
         expiring: bool = False,
     ) -> None:
         """Keep a shape made while the eviction count was `evictions`, if it still is;
-        `reached`: the others whose settings the decision read; `expiring`: it met a number
+        `consulted`: the others whose settings the decision read; `expiring`: it met a number
         nobody has."""
         if evictions != self.evictions or self._ttl <= 0:
             return
@@ -484,16 +484,16 @@ class SettingsCache:
             self._shapes.clear()  # shapes of answers dropped since; kept answers keep theirs
         self._answers[person_id] = self._shapes.setdefault(shape, shape)
         self._expiry.pop(person_id, None)
-        if reached or expiring:
+        if consulted or expiring:
             self._expiry[person_id] = self._clock() + self._ttl
-        if reached and len(self._readers) >= self._max_people:
-            # Rare (each answer reads a colleague or two): forget every answer that reached
+        if consulted and len(self._readers) >= self._max_people:
+            # Rare (each answer reads a colleague or two): forget every answer that consulted
             # someone rather than track which reader entries are still live.
             for readers in list(self._readers.values()):
                 for reader in _each(readers):
                     self._forget_answer(reader)
             self._readers.clear()
-        for other in reached:
+        for other in consulted:
             if other != person_id:
                 self._readers[other] = _with(self._readers.get(other), person_id)
 

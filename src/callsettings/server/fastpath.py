@@ -215,7 +215,7 @@ def _decide_new_call(
     # Whose settings the answer read: of those it found, the ones the engine consulted (a
     # forward target's identity never changes; whether it lands in their voicemail does).
     read = [reach.found[other] for other in decision.consulted if other in reach.found]
-    cache.put_answer(person_id, shape, evictions, reached=read, expiring=reach.outside)
+    cache.put_answer(person_id, shape, evictions, consulted=read, expiring=reach.outside)
     return served, shape
 
 
