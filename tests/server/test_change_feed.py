@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callsettings.server.cache import SettingsCache
+from callsettings.server import features
+from callsettings.server.cache import FEATURES, SettingsCache
 from callsettings.server.invalidation import GAP_SECONDS, ChangeFeed
 from callsettings.storage import tables
 from callsettings.storage.database import write_transaction
-from callsettings.storage.records import utcnow
+from callsettings.storage.records import Feature, Organization, utcnow
 from tests.factories import World
 
 
@@ -22,7 +26,12 @@ class Clock:
 
 
 async def insert_event(
-    engine: AsyncEngine, world: World, event_id: int, person_id: uuid.UUID
+    engine: AsyncEngine,
+    world: World,
+    event_id: int,
+    person_id: uuid.UUID,
+    feature: str = "doNotDisturb",
+    after: str | None = None,
 ) -> None:
     async with write_transaction(engine) as conn:
         await conn.execute(
@@ -33,10 +42,10 @@ async def insert_event(
                 actor_name="test",
                 token_id=None,
                 person_id=str(person_id),
-                feature="doNotDisturb",
+                feature=feature,
                 dialect="webex",
                 before=None,
-                after=None,
+                after=after,
                 tracking_id="t",
                 created=utcnow(),
             )
@@ -137,3 +146,138 @@ async def test_the_feed_skips_changes_this_replica_applied_when_it_committed(
     assert await feed.poll() == 1
     assert cache.evicted == [world.bob.id]
     assert not cache.own_change(1)  # passed: forgotten
+
+
+# ---- what another replica wrote, held without reading it back ---------------------------
+
+DND_ON = '{"enabled":true,"ringSplashEnabled":false,"webexGoOverrideEnabled":false}'
+DND_OFF = '{"enabled":false,"ringSplashEnabled":true,"webexGoOverrideEnabled":false}'
+
+
+def holding(cache: SettingsCache, world: World) -> SettingsCache:
+    """`cache` holding Ann with every document, and her organization."""
+    cache.put_org(world.org)
+    generation = cache.generation(world.ann.id)
+    cache.put_person(world.ann, generation)
+    for feature in FEATURES:
+        cache.put_document(world.ann.id, feature, b"{}", generation)
+    return cache
+
+
+async def polled(
+    engine: AsyncEngine,
+    world: World,
+    cache: SettingsCache,
+    *events: tuple[uuid.UUID, str, str | None],
+    applied: int | None = None,
+) -> SettingsCache:
+    """`cache` after a feed polled these events of (person, feature, written)."""
+    feed = ChangeFeed(
+        engine, cache, poll_seconds=0, clock=Clock(), served=features.served_as_written
+    )
+    await feed.start()
+    for event_id, (person_id, feature, written) in enumerate(events, start=1):
+        await insert_event(engine, world, event_id, person_id, feature, written)
+    assert await feed.poll() == (len(events) if applied is None else applied)
+    return cache
+
+
+async def test_the_feed_holds_what_another_replica_wrote_without_reading_it_back(
+    engine: AsyncEngine, world: World
+) -> None:
+    cache = await polled(
+        engine, world, holding(SettingsCache(ttl=60), world), (world.ann.id, "doNotDisturb", DND_ON)
+    )
+    assert cache.document(world.ann.id, "doNotDisturb") == DND_ON.encode()
+    assert cache.document(world.ann.id, "callWaiting") == b"{}"  # what it did not name stays
+    assert cache.take_stale(10) == []  # nothing to read back
+
+
+async def test_of_two_changes_to_one_person_in_a_read_the_newest_is_held(
+    engine: AsyncEngine, world: World
+) -> None:
+    ann = world.ann.id
+    events = [(ann, "doNotDisturb", DND_ON), (ann, "doNotDisturb", DND_OFF)]
+    cache = await polled(engine, world, holding(SettingsCache(ttl=60), world), *events)
+    assert cache.document(ann, "doNotDisturb") == DND_OFF.encode()
+
+
+async def test_an_older_change_read_with_one_this_replica_wrote_does_not_undo_it(
+    engine: AsyncEngine, world: World
+) -> None:
+    ann = world.ann.id
+    cache = holding(SettingsCache(ttl=60), world)
+    cache.replace_document(ann, "doNotDisturb", DND_OFF.encode())  # written here: event 2
+    cache.wrote(2)
+    events = [(ann, "doNotDisturb", DND_ON), (ann, "doNotDisturb", DND_OFF)]
+    cache = await polled(engine, world, cache, *events, applied=1)
+    assert cache.document(ann, "doNotDisturb") != DND_ON.encode()
+
+
+class EvictedWhileReading(SettingsCache):
+    """A change to someone committed here (or heard over Redis) while the feed read."""
+
+    def __init__(self, someone: uuid.UUID) -> None:
+        super().__init__(ttl=60)
+        self.someone = someone
+
+    def mark(self) -> tuple[int, int]:
+        taken = super().mark()
+        self.evict_person(self.someone, "doNotDisturb")
+        return taken
+
+
+@pytest.mark.parametrize(
+    ("feature", "written", "why"),
+    [
+        ("doNotDisturb", DND_ON, "evicted while the events were read: what is held may be newer"),
+        ("voicemail.busyGreeting", "greeting.wav", "not a feature document"),
+        ("doNotDisturb", '{"enabled": "maybe"}', "a text this version does not read"),
+        ("doNotDisturb", None, "an event that says nothing of what was written"),
+    ],
+)
+async def test_the_feed_evicts_what_it_cannot_hold_as_certainly_the_newest(
+    engine: AsyncEngine, world: World, feature: str, written: str | None, why: str
+) -> None:
+    ann = world.ann.id
+    cache = EvictedWhileReading(ann) if "evicted" in why else SettingsCache(ttl=60)
+    cache = await polled(engine, world, holding(cache, world), (ann, feature, written))
+    assert cache.document(ann, "doNotDisturb") is None, why
+    assert cache.take_stale(10) == [ann], why  # read back from the table instead
+
+
+async def test_the_feed_holds_nothing_for_people_this_replica_does_not_hold(
+    engine: AsyncEngine, world: World
+) -> None:
+    cache = await polled(
+        engine, world, holding(SettingsCache(ttl=60), world), (world.bob.id, "doNotDisturb", DND_ON)
+    )
+    assert cache.person(world.bob.id) is None
+    assert cache.document(world.bob.id, "doNotDisturb") is None
+
+
+ACME = Organization(uuid.uuid4(), "Acme", "US", 20, 6, 5, datetime(2026, 1, 1, tzinfo=UTC))
+WRITTEN_UNDER_TEN = features.encode(
+    features.decode(Feature.CALL_FORWARDING, None, replace(ACME, system_max_rings=10))
+).decode()
+
+
+@pytest.mark.parametrize(
+    ("name", "written", "served"),
+    [
+        ("doNotDisturb", DND_ON, DND_ON.encode()),
+        # Read-only values are this replica's organization's, as a read-back would give.
+        (
+            "callForwarding",
+            WRITTEN_UNDER_TEN,
+            features.default_encoded(Feature.CALL_FORWARDING, ACME),
+        ),
+        ("voicemail.busyGreeting", "greeting.wav", None),
+        ("doNotDisturb", "not json", None),
+        ("doNotDisturb", '{"enabled": "maybe"}', None),
+    ],
+)
+def test_what_an_event_wrote_is_served_as_a_read_back_would_serve_it(
+    name: str, written: str, served: bytes | None
+) -> None:
+    assert features.served_as_written(name, written, ACME) == served

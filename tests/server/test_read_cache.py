@@ -191,6 +191,35 @@ def test_a_change_forgets_the_document_it_names(changed: str | None, still_held:
     assert cache.person(person.id) == person
 
 
+def test_evicted_since_names_exactly_who_was_evicted_after_the_mark() -> None:
+    cache = SettingsCache(ttl=60)
+    person, someone = _person(), _person()
+    cache.evict_person(person.id)  # before the mark: not since
+    mark = cache.mark()
+    assert not cache.evicted_since(person.id, mark)
+    cache.evict_person(someone.id)
+    assert not cache.evicted_since(person.id, mark)
+    assert cache.evicted_since(someone.id, mark)
+    cache.evict_all()  # a new epoch: anyone may have been
+    assert cache.evicted_since(person.id, mark)
+
+
+def test_a_document_replaced_from_elsewhere_refuses_reads_begun_before() -> None:
+    cache = SettingsCache(ttl=60)
+    person = _person()
+    _held(cache, person, b"old")
+    for feature in FEATURES[1:]:
+        cache.put_document(person.id, feature, b"{}", cache.generation(person.id))
+    read_under = cache.generation(person.id)
+    cache.replace_document(person.id, "callForwarding", b"new")
+    cache.put_document(person.id, "callForwarding", b"old", read_under)  # a late read-back
+    assert cache.document(person.id, "callForwarding") == b"new"
+    assert cache.take_stale(10) == []  # nothing to read back: it is held
+    nobody = _person()
+    cache.replace_document(nobody.id, "callForwarding", b"new")  # not held: stays not held
+    assert cache.document(nobody.id, "callForwarding") is None
+
+
 def test_evict_all_refuses_values_read_before_it() -> None:
     cache = SettingsCache(ttl=60)
     person = _person()

@@ -8,8 +8,17 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
-from callsettings.storage.database import async_url, create_engine, migrate_async, wal_checkpoints
+from callsettings.storage.database import (
+    async_url,
+    create_engine,
+    given,
+    migrate_async,
+    on_demand,
+    wal_checkpoints,
+)
 
 
 async def test_sqlite_connections_use_wal_and_full_synchronous(sqlite_url: str) -> None:
@@ -225,3 +234,27 @@ async def test_in_background_mode_connections_leave_checkpoints_to_wal_checkpoin
 def test_postgresql_has_no_wal_checkpoints_to_run() -> None:
     postgres = create_engine("postgresql://nobody@127.0.0.1:1/none")
     assert wal_checkpoints(postgres, "FULL") is None
+
+
+def checked_out(engine: AsyncEngine) -> int:
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    return pool.checkedout()
+
+
+async def test_an_on_demand_connection_is_checked_out_only_when_asked_for(
+    engine: AsyncEngine,
+) -> None:
+    async with on_demand(engine) as connect:
+        assert checked_out(engine) == 0  # validating without a read takes none
+    async with on_demand(engine) as connect:
+        first = await connect()
+        assert await connect() is first  # one for all the reads of one change
+        assert (await first.execute(sa.text("SELECT 1"))).scalar() == 1
+        assert checked_out(engine) == 1
+    assert checked_out(engine) == 0  # given back on leaving
+
+
+async def test_a_given_connection_is_the_one_given(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        assert await given(conn)() is conn

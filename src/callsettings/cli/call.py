@@ -23,6 +23,7 @@ from callsettings.settings import InvalidSetting
 from callsettings.settings.destinations import is_extension, to_e164
 from callsettings.settings.ids import IdType, MalformedId, parse_ref
 from callsettings.storage import repositories as repo
+from callsettings.storage.database import given
 from callsettings.storage.records import Organization, Person
 
 STATES = [p.value for p in Presence]
@@ -95,7 +96,7 @@ def simulate(
                 return features.as_subscriber(someone, await features.read_all(conn, someone, org))
 
             served = await load(person)
-            directory = StoredDirectory(conn, org, load)
+            directory = StoredDirectory(given(conn), org, load)
             policy = policy_of(org)
             the_call = Call(dialled, caller)
             if not follow_chain:

@@ -15,7 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from callsettings import __version__
-from callsettings.server import ucm, webex, xsi
+from callsettings.server import features, ucm, webex, xsi
 from callsettings.server.auth import TokenCache
 from callsettings.server.background import Checkpointing
 from callsettings.server.cache import SettingsCache
@@ -107,7 +107,9 @@ def create_litestar(config: ServerConfig) -> Litestar:
         )
         invalidator = invalidator_for(cache, config.redis_url)
         await invalidator.start()
-        feed = ChangeFeed(engine, cache, config.change_poll_seconds)
+        feed = ChangeFeed(
+            engine, cache, config.change_poll_seconds, served=features.served_as_written
+        )
         await feed.start()  # first: a change made while the cache warms is evicted
         read_back = refresher(engine, cache)
         keeper = answer_keeper(cache, engine)

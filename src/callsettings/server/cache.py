@@ -360,6 +360,16 @@ class SettingsCache:
     def generation(self, person_id: uuid.UUID) -> tuple[int, int]:
         return self._epoch, self._generations.get(person_id, 0)
 
+    def mark(self) -> tuple[int, int]:
+        """Where evictions stand now, for evicted_since."""
+        return self._epoch, self.evictions
+
+    def evicted_since(self, person_id: uuid.UUID, mark: tuple[int, int]) -> bool:
+        """Whether this person may have been evicted since `mark` was taken (a new epoch
+        counts as everyone)."""
+        epoch, evictions = mark
+        return epoch != self._epoch or self._generations.get(person_id, 0) > evictions
+
     def put_person(self, person: Person, generation: tuple[int, int]) -> None:
         """Hold `person`, keeping any documents already held (they share the generation)."""
         if self.generation(person.id) != generation or self._people_ttl <= 0:
@@ -549,8 +559,10 @@ class SettingsCache:
             # what it refuses is read again (put_document).
             self._generations.clear()
             self._epoch += 1
-        self._generations[person_id] = self._generations.get(person_id, 0) + 1
         self.evictions += 1
+        # The count of evictions at the person's last one: it only grows, so it also tells
+        # whether they were evicted since a mark (evicted_since).
+        self._generations[person_id] = self.evictions
         record = self._people.get(person_id)
         if record is not None:
             self._stale[person_id] = None
@@ -562,6 +574,12 @@ class SettingsCache:
         self.subscribers.pop(person_id)
         self._forget_answer(person_id)
         self._forget_readers(person_id)
+
+    def replace_document(self, person_id: uuid.UUID, feature: str, encoded: bytes) -> None:
+        """Evict a person's `feature` document and hold `encoded`, the one a change committed
+        elsewhere wrote, in its place: no read back (a person not held stays not held)."""
+        self.evict_person(person_id, feature)
+        self.put_document(person_id, feature, encoded, self.generation(person_id))
 
     def wrote(self, event_id: int) -> None:
         """Note the audit event of a change this replica committed and applied itself."""

@@ -30,6 +30,7 @@ from callsettings.settings.destinations import is_extension
 from callsettings.settings.forwarding import destinations
 from callsettings.settings.ids import IdType, encode_id
 from callsettings.storage import repositories as repo
+from callsettings.storage.database import Connect, given, on_demand
 from callsettings.storage.records import Change, Feature, Organization, Person, Token
 
 Document = CallForwarding | DoNotDisturb | CallWaiting | Voicemail
@@ -116,6 +117,27 @@ def default_encoded(feature: Feature, org: Organization) -> bytes:
     return _default(feature, org)[0]
 
 
+def served(feature: Feature, stored: str | None, org: Organization) -> bytes:
+    """A stored document (None: no row) encoded as GET serves it under `org`."""
+    return default_encoded(feature, org) if stored is None else encode(decode(feature, stored, org))
+
+
+_FEATURES = {feature.value: feature for feature in MODELS}
+
+
+def served_as_written(name: str, written: str, org: Organization) -> bytes | None:
+    """What an audit event says a change wrote, encoded as GET serves it under `org`; None
+    when the event is not of a feature document, or its text does not read as one (a
+    replica of another version wrote it: then it is read back from the table)."""
+    feature = _FEATURES.get(name)
+    if feature is None:
+        return None
+    try:
+        return served(feature, written, org)
+    except msgspec.DecodeError:
+        return None
+
+
 def _engine_document(feature: Feature, raw: bytes, org: Organization) -> Document:
     encoded, document = _default(feature, org)
     return document if raw == encoded else decode(feature, raw, org)
@@ -158,9 +180,9 @@ def _none_known(_dialled: str) -> Person | None:
     return None
 
 
-Validator = Callable[
-    [AsyncConnection, Any, Any, Person, Organization, KnownPerson], Awaitable[Document]
-]
+# A validator reads (with the Connect) only when memory cannot answer: a new internal
+# extension nobody is known to have, an "always" forward to check for a loop.
+Validator = Callable[[Connect, Any, Any, Person, Organization, KnownPerson], Awaitable[Document]]
 
 
 async def update(
@@ -182,7 +204,7 @@ async def update(
     if current is None:
         current = await read(conn, person, org, feature)
     candidate = apply_patch(current, patch)
-    checked = await VALIDATORS[feature](conn, candidate, current, person, org, known)
+    checked = await VALIDATORS[feature](given(conn), candidate, current, person, org, known)
     await store(conn, person, feature, current, checked, actor)
     return checked
 
@@ -286,10 +308,10 @@ class _Attempt:
         current = decode(self.feature, expected, org)
         candidate = apply_patch(current, self.patch)
         # The validators' reads, if any, on a connection given back before the save waits.
-        async with self.services.engine.connect() as conn:
+        async with on_demand(self.services.engine) as connect:
             try:
                 checked = await VALIDATORS[self.feature](
-                    conn, candidate, current, self.person, org, self.known
+                    connect, candidate, current, self.person, org, self.known
                 )
             except InvalidSetting:
                 if fresh:
@@ -304,7 +326,7 @@ class _Attempt:
 
 
 async def _validate_forwarding(
-    conn: AsyncConnection,
+    connect: Connect,
     candidate: Any,
     current: Any,
     person: Person,
@@ -318,13 +340,13 @@ async def _validate_forwarding(
         system_max_rings=org.system_max_rings,
     )
     checked = validate_forwarding(candidate, owner)
-    await _check_internal_extensions(conn, checked, current, org.id, known)
-    await _refuse_unconditional_loop(conn, checked, person, org, known)
+    await _check_internal_extensions(connect, checked, current, org.id, known)
+    await _refuse_unconditional_loop(connect, checked, person, org, known)
     return checked
 
 
 async def _refuse_unconditional_loop(
-    conn: AsyncConnection,
+    connect: Connect,
     document: CallForwarding,
     person: Person,
     org: Organization,
@@ -337,18 +359,18 @@ async def _refuse_unconditional_loop(
 
     async def load(other: Person) -> Subscriber:
         # Only "always" rules can close a cycle: the other documents are not read.
-        forwarding = await read(conn, other, org, Feature.CALL_FORWARDING)
+        forwarding = await read(await connect(), other, org, Feature.CALL_FORWARDING)
         assert isinstance(forwarding, CallForwarding)
         return _forwarding_only(other, forwarding)
 
-    directory = StoredDirectory(conn, org, load, pending=[changed], known=known)
+    directory = StoredDirectory(connect, org, load, pending=[changed], known=known)
     cycle = await settle(lambda lookup: unconditional_cycle(changed, lookup), directory)
     if cycle is not None:
         raise ForwardingLoop("callForwarding.always.destination", cycle)
 
 
 async def _check_internal_extensions(
-    conn: AsyncConnection,
+    connect: Connect,
     document: CallForwarding,
     current: CallForwarding,
     org_id: uuid.UUID,
@@ -361,7 +383,7 @@ async def _check_internal_extensions(
             is_extension(destination)
             and (path, destination) not in stored
             and known(destination) is None
-            and not await repo.extension_taken(conn, org_id, destination)
+            and not await repo.extension_taken(await connect(), org_id, destination)
         ):
             raise InvalidSetting(
                 f"{path}.destination",
@@ -370,7 +392,7 @@ async def _check_internal_extensions(
 
 
 async def _validate_voicemail(
-    _conn: AsyncConnection,
+    _connect: Connect,
     candidate: Any,
     current: Any,
     _person: Person,
@@ -387,7 +409,7 @@ async def _validate_voicemail(
 
 
 async def _as_is(
-    _conn: AsyncConnection,
+    _connect: Connect,
     candidate: Any,
     _current: Any,
     _person: Person,

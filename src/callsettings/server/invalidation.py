@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callsettings.server.background import Periodic
 from callsettings.server.cache import SettingsCache
 from callsettings.storage import repositories as repo
+from callsettings.storage.records import Organization
 
 log = logging.getLogger("callsettings.invalidation")
 CHANNEL = "callsettings:changed"
@@ -110,16 +112,34 @@ def invalidator_for(cache: SettingsCache, redis_url: str | None) -> Invalidator:
 GAP_SECONDS = 10.0
 
 
+# The document an audit event says a change wrote (its feature's name, its text), encoded as
+# this replica serves it under the organization; None when it cannot tell.
+Served = Callable[[str, str, Organization], bytes | None]
+
+
+def _evict_only(_name: str, _written: str, _org: Organization) -> bytes | None:
+    return None
+
+
 class ChangeFeed:
-    """Reads new audit events every `poll_seconds` and evicts the people they name."""
+    """Reads new audit events every `poll_seconds` and applies them to the cache: a
+    person's document is replaced by what the event says was written, when `served` can
+    tell what that is and it is certainly the newest; otherwise it is evicted (and read
+    back, see warmup.refresh)."""
 
     def __init__(
-        self, engine: AsyncEngine, cache: SettingsCache, poll_seconds: float, clock: Any = None
+        self,
+        engine: AsyncEngine,
+        cache: SettingsCache,
+        poll_seconds: float,
+        clock: Any = None,
+        served: Served = _evict_only,
     ) -> None:
         self._engine = engine
         self._cache = cache
         self._poll_seconds = poll_seconds
         self._clock = clock or asyncio.get_running_loop().time
+        self._served = served
         self._cursor: int | None = None  # None: not known yet (the database was away)
         self._gaps: dict[int, float] = {}  # ids not seen yet below the cursor -> since when
         self._polling: Periodic | None = None
@@ -146,7 +166,7 @@ class ChangeFeed:
             self._polling.start()
 
     async def poll(self) -> int:
-        """Read what is new; return how many people were evicted."""
+        """Read what is new; return how many changes were applied."""
         if self._cursor is None:
             async with self._engine.connect() as conn:
                 self._cursor = await repo.last_change_id(conn)
@@ -154,21 +174,41 @@ class ChangeFeed:
             return 0
         cursor = self._cursor
         low = min(self._gaps, default=cursor + 1) - 1
+        mark = self._cache.mark()
         async with self._engine.connect() as conn:
             rows = await repo.changes_after(conn, min(low, cursor))
-        evicted = 0
+        # A person's changes commit one after the other, and each takes its id after the one
+        # before committed: their newest event here is their newest change, gaps included.
+        newest = {person_id: event_id for event_id, person_id, _, _ in rows}
+        # Evicted while the events were read (a change this replica committed, an eviction
+        # heard over Redis): what is held may be newer than any event read.
+        touched = {p for p in newest if self._cache.evicted_since(p, mark)}
+        applied = 0
         now = self._clock()
-        for event_id, person_id, feature in rows:
+        for event_id, person_id, feature, written in rows:
             new = event_id > cursor or self._gaps.pop(event_id, None) is not None
             if new and not self._cache.own_change(event_id):
-                self._cache.evict_person(person_id, feature)
-                evicted += 1
+                newer = newest[person_id] != event_id or person_id in touched
+                self._apply(person_id, feature, None if newer else written)
+                applied += 1
             if event_id > cursor:
                 self._gaps.update(dict.fromkeys(range(cursor + 1, event_id), now))
                 cursor = event_id
         self._cursor = cursor
         self._gaps = {i: t for i, t in self._gaps.items() if now - t < GAP_SECONDS}
-        return evicted
+        return applied
+
+    def _apply(self, person_id: uuid.UUID, feature: str, written: str | None) -> None:
+        """Hold what the change wrote in place of the person's document; evict it when
+        `written` is None or cannot be served as it is (the person or their organization not
+        held, or not a feature document)."""
+        person = None if written is None else self._cache.person(person_id)
+        org = None if person is None else self._cache.orgs.get(person.org_id)
+        encoded = None if org is None or written is None else self._served(feature, written, org)
+        if encoded is None:
+            self._cache.evict_person(person_id, feature)
+        else:
+            self._cache.replace_document(person_id, feature, encoded)
 
     async def stop(self) -> None:
         if self._polling is not None:

@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from callsettings.engine import Lookup, Policy, Subscriber
 from callsettings.settings.ids import IdType, encode_id
 from callsettings.storage import repositories as repo
+from callsettings.storage.database import Connect
 from callsettings.storage.records import Organization, Person
 
 T = TypeVar("T")
@@ -65,13 +64,13 @@ class StoredDirectory:
 
     def __init__(
         self,
-        conn: AsyncConnection,
+        connect: Connect,
         org: Organization,
         load: Callable[[Person], Awaitable[Subscriber]],
         pending: Iterable[Subscriber] = (),
         known: Callable[[str], Person | None] = lambda _dialled: None,
     ) -> None:
-        self._conn = conn
+        self._connect = connect
         self._org = org
         self._load = load
         # Who has what was dialled, from memory when known there: identities never change
@@ -82,7 +81,7 @@ class StoredDirectory:
 
     async def by_dial(self, dialled: str) -> Subscriber | None:
         person = self._known(dialled) or await repo.find_person_by_dial(
-            self._conn, self._org.id, dialled
+            await self._connect(), self._org.id, dialled
         )
         if person is None:
             return None

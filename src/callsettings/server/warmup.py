@@ -79,12 +79,7 @@ def _hold_documents(cache: SettingsCache, org: Organization, read: _Read) -> Non
         for feature in features.MODELS:
             if cache.holds(person.id, feature.value):
                 continue  # held under the same generation: the same document, kept
-            raw = read.stored.get((person.id, feature.value))
-            encoded = (
-                features.default_encoded(feature, org)
-                if raw is None
-                else features.encode(features.decode(feature, raw, org))
-            )
+            encoded = features.served(feature, read.stored.get((person.id, feature.value)), org)
             cache.put_document(person.id, feature.value, encoded, read.generations[person.id])
 
 

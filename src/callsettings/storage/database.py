@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -237,6 +238,36 @@ def _group(engine: AsyncEngine) -> _GroupCommit | None:
     if group is None or group.engine is not engine:
         group = _sqlite_groups[key] = _GroupCommit(engine)
     return group
+
+
+# A connection to read on, given when first asked for: code that reads only sometimes
+# takes one of these instead of a connection.
+Connect = Callable[[], Awaitable[AsyncConnection]]
+
+
+def given(conn: AsyncConnection) -> Connect:
+    """`conn` itself, for code that takes a Connect (it is already in a transaction)."""
+
+    async def connect() -> AsyncConnection:
+        return conn
+
+    return connect
+
+
+@asynccontextmanager
+async def on_demand(engine: AsyncEngine) -> AsyncIterator[Connect]:
+    """A Connect that checks a connection out of the pool the first time it is called, and
+    gives it back on leaving: most changes are validated without a read, and a checkout
+    and its return cost more of the worker than validating does."""
+    async with contextlib.AsyncExitStack() as stack:
+        found: list[AsyncConnection] = []
+
+        async def connect() -> AsyncConnection:
+            if not found:
+                found.append(await stack.enter_async_context(engine.connect()))
+            return found[0]
+
+        yield connect
 
 
 @asynccontextmanager

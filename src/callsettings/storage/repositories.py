@@ -674,14 +674,18 @@ async def last_change_id(conn: AsyncConnection) -> int:
 
 async def changes_after(
     conn: AsyncConnection, after_id: int, limit: int = 10_000
-) -> list[tuple[int, uuid.UUID, str]]:
-    """(id, person, what changed) of the audit events after `after_id`, oldest first."""
+) -> list[tuple[int, uuid.UUID, str, str | None]]:
+    """(id, person, what changed, what it became) of the audit events after `after_id`,
+    oldest first."""
     a = t.audit_events.c
     query = (
-        sa.select(a.id, a.person_id, a.feature).where(a.id > after_id).order_by(a.id).limit(limit)
+        sa.select(a.id, a.person_id, a.feature, a.after)
+        .where(a.id > after_id)
+        .order_by(a.id)
+        .limit(limit)
     )
     rows = (await conn.execute(query)).all()
-    return [(int(i), uuid.UUID(str(p)), str(f)) for i, p, f in rows]
+    return [(int(i), uuid.UUID(str(p)), str(f), after) for i, p, f, after in rows]
 
 
 async def list_audit_events(
