@@ -362,6 +362,26 @@ def test_forgotten_answers_are_handed_back_once_the_documents_are_held() -> None
     assert cache.take_undecided(10) == []
 
 
+def test_answers_waiting_to_be_decided_again_stay_bounded_and_the_newest_stay(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("callsettings.server.cache.MAX_UNDECIDED", 10)
+    cache = SettingsCache(ttl=60.0)
+    people = [_person() for _ in range(25)]
+    for person in people:
+        _held(cache, person)
+        for feature in FEATURES[1:]:
+            cache.put_document(person.id, feature, b"{}", cache.generation(person.id))
+        cache.put_answer(person.id, b"shape", cache.evictions)
+    for person in people:
+        cache.evict_person(person.id, "doNotDisturb")
+        cache.put_document(person.id, "doNotDisturb", b"{}", cache.generation(person.id))
+    waiting = cache.take_undecided(100)
+    assert len(waiting) <= 10
+    assert waiting[-1] == people[-1].id  # the oldest were dropped, not the newest
+    assert cache.answer(people[0].id) is None  # decided on its next call instead
+
+
 def test_equal_answer_shapes_are_held_once() -> None:
     cache = SettingsCache(ttl=2.0)
     ann, bob = uuid.uuid4(), uuid.uuid4()

@@ -48,6 +48,13 @@ MAX_COMPILED = 1024
 MAX_DERIVED = 4096
 # Evicted people whose generation is remembered; past it, a new epoch starts (see evict_person).
 MAX_GENERATIONS = 8192
+# Forgotten answers waiting for warmup.redecide. It decides at most 1,280 a second per
+# worker, so under a burst of changes more wait here than it could catch up with soon;
+# each costs about 150 bytes (the id came with the change: a UUID of its own). 60,000
+# changes to random people of 100,000 at once left 45,000 waiting in 6.8 MB (tracemalloc).
+# Past the bound the oldest are dropped:
+# their answers are decided on their next call, as they were before the keeper.
+MAX_UNDECIDED = 16_384
 # Own audit events waiting for the change feed to pass them (it polls every 0.25 s).
 MAX_OWN_EVENTS = 4096
 # Distinct answer shapes remembered for sharing. A change usually makes a shape nobody else
@@ -528,7 +535,7 @@ class SettingsCache:
     def _forget_answer(self, person_id: uuid.UUID) -> None:
         self._expiry.pop(person_id, None)
         if self._answers.pop(person_id, None) is not None and person_id in self._people:
-            _make_room(self._undecided, self._max_people)
+            _make_room(self._undecided, MAX_UNDECIDED)
             self._undecided[person_id] = None
 
     def _forget_readers(self, person_id: uuid.UUID) -> None:

@@ -5,8 +5,10 @@ services.changing). The others learn of it in two ways:
 
 - the change feed: every accepted change writes an audit event in its own transaction, and
   every replica reads the events that are new every `poll_seconds` (a quarter of a second
-  by default) and evicts the people they name. It needs nothing but the database, so
-  several workers or machines are consistent within that bound out of the box;
+  by default) and applies them: the document an event says was written replaces the one
+  held when it is certainly the newest (see ChangeFeed), else the documents it names are
+  evicted and read back. It needs nothing but the database, so several workers or
+  machines are consistent within that bound out of the box;
 - Redis, when configured: each change is also published on a channel every replica
   listens to, so the others evict within milliseconds.
 
