@@ -52,8 +52,8 @@ MAX_GENERATIONS = 8192
 # worker, so under a burst of changes more wait here than it could catch up with soon;
 # each costs about 150 bytes (the id came with the change: a UUID of its own). 60,000
 # changes to random people of 100,000 at once left 45,000 waiting in 6.8 MB (tracemalloc).
-# Past the bound the oldest are dropped:
-# their answers are decided on their next call, as they were before the keeper.
+# Past the bound the oldest are dropped: their answers are decided on their next call, as
+# they were before the keeper.
 MAX_UNDECIDED = 16_384
 # Own audit events waiting for the change feed to pass them (it polls every 0.25 s).
 MAX_OWN_EVENTS = 4096

@@ -179,8 +179,10 @@ class ChangeFeed:
         mark = self._cache.mark()
         async with self._engine.connect() as conn:
             rows = await repo.changes_after(conn, min(low, cursor))
-        # A person's changes commit one after the other, and each takes its id after the one
-        # before committed: their newest event here is their newest change, gaps included.
+        # Every writer locks the person before it writes (repositories.lock_person, or the
+        # conditional save's own lock), so a person's changes commit one after the other and
+        # each takes its id after the one before committed: their newest event here is their
+        # newest change, gaps included.
         newest = {person_id: event_id for event_id, person_id, _, _ in rows}
         # Evicted while the events were read (a change this replica committed, an eviction
         # heard over Redis): what is held may be newer than any event read.
