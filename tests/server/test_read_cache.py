@@ -122,6 +122,14 @@ def _held(cache: SettingsCache, person: Person, document: bytes = b"{}") -> None
     cache.put_document(person.id, "callForwarding", document, generation)
 
 
+def _held_with_every_document(
+    cache: SettingsCache, person: Person, forwarding: bytes = b"{}"
+) -> None:
+    _held(cache, person, forwarding)
+    for feature in FEATURES[1:]:
+        cache.put_document(person.id, feature, b"{}", cache.generation(person.id))
+
+
 def test_people_expire_after_their_ttl() -> None:
     clock = FakeClock()
     cache = SettingsCache(ttl=2.0, clock=clock, people_ttl=5.0)
@@ -207,9 +215,7 @@ def test_evicted_since_names_exactly_who_was_evicted_after_the_mark() -> None:
 def test_a_document_replaced_from_elsewhere_refuses_reads_begun_before() -> None:
     cache = SettingsCache(ttl=60)
     person = _person()
-    _held(cache, person, b"old")
-    for feature in FEATURES[1:]:
-        cache.put_document(person.id, feature, b"{}", cache.generation(person.id))
+    _held_with_every_document(cache, person, b"old")
     read_under = cache.generation(person.id)
     cache.replace_document(person.id, "callForwarding", b"new")
     cache.put_document(person.id, "callForwarding", b"old", read_under)  # a late read-back
@@ -350,9 +356,7 @@ def test_forgotten_answers_are_handed_back_once_the_documents_are_held() -> None
     cache = SettingsCache(ttl=60.0)
     ann, bob = _person(), _person()
     for person in (ann, bob):
-        _held(cache, person)
-        for feature in FEATURES:
-            cache.put_document(person.id, feature, b"{}", cache.generation(person.id))
+        _held_with_every_document(cache, person)
         reached = (ann.id,) if person is bob else ()
         cache.put_answer(person.id, b"shape", cache.evictions, consulted=reached)
     cache.evict_person(ann.id, "callForwarding")  # forgets ann's, and bob's (he reached her)
@@ -369,9 +373,7 @@ def test_answers_waiting_to_be_decided_again_stay_bounded_and_the_newest_stay(
     cache = SettingsCache(ttl=60.0)
     people = [_person() for _ in range(25)]
     for person in people:
-        _held(cache, person)
-        for feature in FEATURES[1:]:
-            cache.put_document(person.id, feature, b"{}", cache.generation(person.id))
+        _held_with_every_document(cache, person)
         cache.put_answer(person.id, b"shape", cache.evictions)
     for person in people:
         cache.evict_person(person.id, "doNotDisturb")
@@ -615,9 +617,7 @@ async def test_a_failed_read_fails_every_waiter_and_is_not_remembered(
 def test_a_person_is_stale_until_every_evicted_document_is_held_again() -> None:
     cache = SettingsCache(ttl=60)
     person = _person()
-    _held(cache, person)
-    for feature in FEATURES:
-        cache.put_document(person.id, feature, b"{}", cache.generation(person.id))
+    _held_with_every_document(cache, person)
     cache.evict_person(person.id, "doNotDisturb")
     cache.evict_person(person.id, "voicemail")
     generation = cache.generation(person.id)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -259,7 +258,7 @@ async def on_demand(engine: AsyncEngine) -> AsyncIterator[Connect]:
     """A Connect that checks a connection out of the pool the first time it is called, and
     gives it back on leaving: most changes are validated without a read, and a checkout
     and its return cost more of the worker than validating does."""
-    async with contextlib.AsyncExitStack() as stack:
+    async with AsyncExitStack() as stack:
         found: list[AsyncConnection] = []
 
         async def connect() -> AsyncConnection:
