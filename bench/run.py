@@ -202,7 +202,9 @@ def measure_scenario(
 
     def script_for(interval_ms: float = 0.0) -> Path:
         path = workdir / f"{scenario.name}-{org.people}-{interval_ms:.3f}.lua"
-        path.write_text(render_script(scenario.kind, items_file, token, interval_ms))
+        path.write_text(
+            render_script(scenario.kind, items_file, token, interval_ms, options.threads)
+        )
         return path
 
     closed = script_for()

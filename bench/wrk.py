@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -11,6 +12,9 @@ from typing import Any
 
 LUA = Path(__file__).parent / "lua"
 MARKER = "BENCH_JSON "
+# wrk threads of a run: each drives its share of the connections on a core of its own.
+THREADS = 2
+_RUNS = itertools.count(1)
 INSTALL_HINT = "wrk is missing: install it with `sudo apt-get install -y wrk` (Debian/Ubuntu)"
 
 
@@ -63,13 +67,17 @@ def lua_string(text: str) -> str:
     return '"' + "".join(escaped) + '"'
 
 
-def render_script(kind: str, items_file: Path, token: str, interval_ms: float = 0.0) -> str:
-    """Return the full wrk script of a scenario kind ("get" or "put")."""
+def render_script(
+    kind: str, items_file: Path, token: str, interval_ms: float = 0.0, threads: int = THREADS
+) -> str:
+    """Return the full wrk script of a scenario kind ("get" or "put") for wrk runs of
+    `threads` threads (the PUT script gives each thread its own share of the people)."""
     header = (
         "BENCH = {\n"
         f"  items_file = {lua_string(str(items_file))},\n"
         f"  token = {lua_string(token)},\n"
         f"  interval_ms = {float(interval_ms)!r},\n"
+        f"  threads = {int(threads)},\n"
         "}\n\n"
     )
     common = (LUA / "common.lua").read_text()
@@ -109,10 +117,14 @@ def run_wrk(
     *,
     connections: int,
     seconds: float,
-    threads: int = 2,
+    threads: int = THREADS,
     interval_ms: float = 0.0,
 ) -> WrkResult:
-    """Run wrk against `url` for `seconds` with `connections` open connections."""
+    """Run wrk against `url` for `seconds` with `connections` open connections.
+
+    The script's init() is given the run's number in this process, so a script can make
+    its requests differ from the run before (the PUT script does).
+    """
     command = [
         wrk_path(),
         "-t",
@@ -126,6 +138,8 @@ def run_wrk(
         "-s",
         str(script),
         url,
+        "--",
+        str(next(_RUNS)),
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     if run.returncode != 0:

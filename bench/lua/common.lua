@@ -19,6 +19,7 @@ local function read_lines(path)
 end
 
 function init(args)
+  RUN = tonumber(args[1]) or 0  -- this run's number in the harness's process
   -- Each thread draws its own sequence of people, so threads do not move in lock step.
   math.randomseed(os.time() + 7919 * (thread_id or 0))
   ITEMS = read_lines(BENCH.items_file)

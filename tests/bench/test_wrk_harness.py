@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bench.wrk import MARKER, WrkError, lua_string, parse_summary, render_script
+from lupa import luajit21
+
+from callsettings.settings import CallForwarding
+from callsettings.settings.documents import apply_patch
 
 SUMMARY = {
     "requests": 50_000,
@@ -94,10 +100,11 @@ def test_rendered_script_carries_its_parameters_and_both_parts(tmp_path: Path) -
 
 
 def test_put_script_sends_json_bodies_and_a_paced_script_defines_delay(tmp_path: Path) -> None:
-    script = render_script("put", tmp_path / "items", "cst_x", interval_ms=12.5)
+    script = render_script("put", tmp_path / "items", "cst_x", interval_ms=12.5, threads=3)
 
     assert "interval_ms = 12.5," in script
-    assert 'wrk.format("PUT", paths[i], HEADERS, body)' in script
+    assert "threads = 3," in script
+    assert 'wrk.format("PUT", paths[i], HEADERS, body_for(n, destinations[i]))' in script
     assert 'HEADERS["Content-Type"] = "application/json"' in script
     assert "function delay()" in script
 
@@ -105,3 +112,83 @@ def test_put_script_sends_json_bodies_and_a_paced_script_defines_delay(tmp_path:
 def test_unknown_script_kind_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         render_script("delete", tmp_path / "items", "cst_x")
+
+
+class _WrkThread:
+    """One wrk thread of a rendered script, in LuaJIT (what wrk embeds): its own Lua state,
+    set up and initialised as wrk does (init given the run's number, as run_wrk gives it),
+    with `wrk.format` giving back what it was asked."""
+
+    def __init__(self, script: str, thread_id: int, run: int) -> None:
+        self.lua = luajit21.LuaRuntime()
+        self.lua.execute(
+            "wrk = {format = function(method, path, headers, body)"
+            " return {method = method, path = path, body = body} end}"
+        )
+        self.lua.execute(script)
+        self.lua.globals().thread_id = thread_id
+        self.lua.globals().init(self.lua.table(str(run)))
+
+    def request(self) -> tuple[str, str, dict[str, Any]]:
+        sent = self.lua.globals().request()
+        return sent["method"], sent["path"], json.loads(sent["body"])
+
+
+class _PutRuns:
+    """wrk runs of the PUT script, one after another, on one simulated store of documents:
+    counts the PUTs that would leave a document unchanged (and so write nothing)."""
+
+    def __init__(self, tmp_path: Path, people: int) -> None:
+        self.colleague = {
+            f"/v1/people/P{n}/features/callForwarding": f"1{n:05d}" for n in range(people)
+        }
+        items = tmp_path / "put.items"
+        items.write_text("".join(f"{path}\t{ext}\n" for path, ext in self.colleague.items()))
+        self.script = render_script("put", items, "cst_x", threads=2)
+        self.stored = {path: CallForwarding() for path in self.colleague}
+        self.by_thread: dict[str, set[int]] = {path: set() for path in self.colleague}
+        self.chooser = random.Random(7)
+        self.runs = 0
+
+    def run(self, puts: int) -> int:
+        """One run of `puts` PUTs from two threads taking turns at random; the unchanged."""
+        self.runs += 1
+        threads = [_WrkThread(self.script, 1, self.runs), _WrkThread(self.script, 2, self.runs)]
+        unchanged = 0
+        for _ in range(puts):
+            thread = self.chooser.randrange(2)
+            method, path, patch = threads[thread].request()
+            changed = apply_patch(self.stored[path], patch)
+            unchanged += changed == self.stored[path]
+            self.stored[path] = changed
+            self.by_thread[path].add(thread)
+            assert method == "PUT"
+            rules = patch["callForwarding"].values()
+            assert {rule["destination"] for rule in rules} == {self.colleague[path]}
+        return unchanged
+
+
+def test_every_put_changes_the_document_however_often_a_person_is_put(tmp_path: Path) -> None:
+    # Ten people and 4,000 PUTs a run: each person is PUT far more often than at 1,000
+    # people in a bench run. An unchanged document would not be written, so every PUT must
+    # change the one the earlier PUTs left.
+    runs = _PutRuns(tmp_path, people=10)
+
+    assert runs.run(4_000) == 0
+
+    by_thread = runs.by_thread.values()
+    assert all(len(by) == 1 for by in by_thread)  # each person is one thread's
+    assert {next(iter(by)) for by in by_thread} == {0, 1}  # and both threads PUT
+    forwarding = [document.call_forwarding for document in runs.stored.values()]
+    assert {rules.busy.enabled for rules in forwarding} == {True, False}
+    assert len({rules.no_answer.number_of_rings for rules in forwarding}) > 1
+
+
+def test_a_persons_first_put_of_a_run_changes_what_the_run_before_left(tmp_path: Path) -> None:
+    # As at 100,000 people: most people are PUT once or twice a run, and each run is a new
+    # wrk that does not know what the run before sent them.
+    runs = _PutRuns(tmp_path, people=3_000)
+
+    unchanged = [runs.run(1_500) for _ in range(5)]
+
+    assert unchanged == [0, 0, 0, 0, 0]
