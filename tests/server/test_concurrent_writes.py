@@ -24,6 +24,7 @@ from callsettings.server.features import Actor, change_at_once
 from callsettings.server.invalidation import Invalidator
 from callsettings.server.ratelimit import MemoryRateLimitStore
 from callsettings.server.services import Services
+from callsettings.storage import repositories as repo
 from callsettings.storage.records import Feature
 from tests.factories import World
 from tests.server.conftest import make_config
@@ -154,3 +155,34 @@ async def test_without_the_person_stored_the_change_is_left_to_the_locking_path(
     )
     # SQLite always takes the locking path; PostgreSQL found nobody to change.
     assert done is False
+
+
+async def test_a_first_change_from_the_held_default_is_one_statement_and_no_read(
+    database_url: str, world: World, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ann never changed her forwarding: no row, held as the default document. Her first
+    change is saved from that, in one statement (not a refused save, a read, a second)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes the locking path, which always reads")
+    reads: list[uuid.UUID] = []
+    read_for_change = repo.read_for_change
+
+    async def counted(conn: Any, person_id: uuid.UUID, feature: str) -> Any:
+        reads.append(person_id)
+        return await read_for_change(conn, person_id, feature)
+
+    monkeypatch.setattr(repo, "read_for_change", counted)
+    app = create_app(make_config(database_url, change_poll_seconds=0))
+    async with AsyncTestClient(app=app) as client:
+        assert "destination" not in (await forwarding(client, world))["busy"]  # held now
+        saves = app.app.app.state.services.saves
+        before = saves.statements
+
+        assert await put(client, world, {"busy": {"enabled": True, "destination": "1002"}}) == 204
+
+        assert (saves.statements - before, reads) == (1, [])
+    assert await audit_count(engine) == 1
+    async with engine.connect() as conn:
+        found = await repo.read_for_change(conn, world.ann.id, "callForwarding")
+    assert found is not None
+    assert '"destination":"1002"' in (found[1] or "")

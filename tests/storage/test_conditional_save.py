@@ -61,11 +61,15 @@ async def _stored(engine: AsyncEngine, world: World) -> tuple[str | None, list[s
 
 
 async def _save_if(
-    engine: AsyncEngine, world: World, change: Change, expected: str | None
+    engine: AsyncEngine,
+    world: World,
+    change: Change,
+    expected: str | None,
+    or_absent: bool = False,
 ) -> int | None:
     async with engine.connect() as conn:
         (event_id,) = await repo.save_features_if(
-            conn, [ConditionalSave(change, expected, world.org)]
+            conn, [ConditionalSave(change, expected, world.org, or_absent)]
         )
         return event_id
 
@@ -95,6 +99,30 @@ async def test_another_stored_document_means_nothing_is_written(
     await _save_if(engine, world, _change(world, OFF, ON), expected=None)
     assert await _save_if(engine, world, _change(world, OFF, SPLASH), expected) is None
     assert await _stored(engine, world) == (ON, [ON])
+
+
+# A replica holds a person who never changed a feature as its default document (OFF here),
+# so its save expects that text "or no row". (stored before, or_absent, stored after)
+OR_ABSENT = [
+    (None, True, ON),  # no row: inserted, in the one statement
+    (OFF, True, ON),  # a row holding the default text: updated, once
+    (SPLASH, True, SPLASH),  # another document: nothing written
+    (None, False, None),  # without or_absent, the default text is not "no row"
+]
+
+
+@pytest.mark.parametrize(("before", "or_absent", "after"), OR_ABSENT)
+async def test_a_save_expecting_the_default_may_also_find_no_row(
+    engine: AsyncEngine, world: World, before: str | None, or_absent: bool, after: str | None
+) -> None:
+    if before is not None:
+        await _save_if(engine, world, _change(world, OFF, before), expected=None)
+    events = [] if before is None else [before]
+
+    written = await _save_if(engine, world, _change(world, OFF, ON), OFF, or_absent)
+
+    assert (written is not None) == (after == ON)
+    assert await _stored(engine, world) == (after, events + ([ON] if after == ON else []))
 
 
 @pytest.mark.parametrize(

@@ -274,7 +274,10 @@ async def change_at_once(
     attempt = _Attempt(services, person, feature, patch, actor, known)
     outcome = None
     if held is not None:
-        outcome = await attempt.run(org, held.decode(), fresh=False)
+        # A held default may be a row of that text or no row (the person never changed
+        # the feature): either was what the change was merged into.
+        absent = held == default_encoded(feature, org)
+        outcome = await attempt.run(org, held.decode(), fresh=False, or_absent=absent)
     if outcome is None:
         async with services.engine.connect() as conn:
             found = await repo.read_for_change(conn, person.id, feature.value)
@@ -301,10 +304,11 @@ class _Attempt:
     known: KnownPerson
 
     async def run(
-        self, org: Organization, expected: str | None, *, fresh: bool
+        self, org: Organization, expected: str | None, *, fresh: bool, or_absent: bool = False
     ) -> tuple[int | None, bytes] | None:
-        """Merge into `expected` (the stored text; None: no row), validate, save if still
-        stored. None: undecided (only when not `fresh`, or when another writer won)."""
+        """Merge into `expected` (the stored text; None: no row; with `or_absent`, the
+        default document, which no row is too), validate, save if still stored. None:
+        undecided (only when not `fresh`, or when another writer won)."""
         current = decode(self.feature, expected, org)
         candidate = apply_patch(current, self.patch)
         # The validators' reads, if any, on a connection given back before the save waits.
@@ -321,7 +325,8 @@ class _Attempt:
         if old == encoded:
             return _UNCHANGED if fresh else None
         change = _change(self.person, self.feature, old.decode(), encoded.decode(), self.actor)
-        event_id = await self.services.saves.save(repo.ConditionalSave(change, expected, org))
+        save = repo.ConditionalSave(change, expected, org, or_absent)
+        event_id = await self.services.saves.save(save)
         return None if event_id is None else (event_id, encoded)
 
 

@@ -530,12 +530,14 @@ def _save_all_if_unchanged() -> sa.Insert:
     written: a writer that committed in between leaves a newer row, which the comparison is
     re-checked on (READ COMMITTED re-evaluates an UPDATE's condition on the updated row),
     so nothing is written for that change and its caller reads afresh. A missing row is the
-    default document (rows are never deleted): a change expecting none is inserted, unless
-    a row appeared meanwhile.
+    default document (rows are never deleted): a change expecting none, or expecting the
+    default document with `or_absent`, is inserted where there is no row, unless one
+    appeared meanwhile.
     """
     fs, orgs, people, audit = t.feature_settings, t.organizations, t.people, t.audit_events
     typed = {name: audit.c[name].type for name in _AUDITED}
     typed["expected"] = fs.c.document.type
+    typed["or_absent"] = sa.Boolean()
     typed.update({name: orgs.c[name].type for name in _VALIDATING})
     unnested = sa.func.unnest(
         *[sa.bindparam(name, type_=ARRAY(kind)) for name, kind in typed.items()]
@@ -568,8 +570,9 @@ def _save_all_if_unchanged() -> sa.Insert:
         pg_insert(fs)
         .from_select(
             ["person_id", "feature", "document", "updated"],
-            first_rows.where(items.c.expected.is_(None), is_locked),
+            first_rows.where(sa.or_(items.c.expected.is_(None), items.c.or_absent), is_locked),
         )
+        # Where there is a row (one `updated` wrote included), nothing is inserted.
         .on_conflict_do_nothing()
         .returning(fs.c.person_id, fs.c.feature)
         .cte("inserted")
@@ -597,11 +600,14 @@ _SAVE_ALL_IF_UNCHANGED = Statement(_save_all_if_unchanged())
 @dataclass(frozen=True, slots=True)
 class ConditionalSave:
     """A change to store if the stored document is still `expected` (None: no row, the
-    default) and the organization still validates as `org`."""
+    default) and the organization still validates as `org`. With `or_absent`, `expected`
+    is the default document, and no row is what it was merged into too: a replica holds
+    a person who never changed the feature as the default document, not as "no row"."""
 
     change: Change
     expected: str | None
     org: Organization
+    or_absent: bool = False
 
 
 async def save_features_if(
@@ -615,6 +621,7 @@ async def save_features_if(
     for save in saves:
         values = _audit_values(save.change, now)
         values["expected"] = save.expected
+        values["or_absent"] = save.or_absent
         values.update({name: getattr(save.org, name) for name in _VALIDATING})
         for name, value in values.items():
             columns.setdefault(name, []).append(value)
