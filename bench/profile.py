@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.profile --scenario get-forwarding --people 1000 --seconds 10
 
-Serves a freshly provisioned SQLite org with one uvicorn worker (so one process holds the
-whole profile), drives one scenario with wrk, and samples the worker with `py-spy record`.
+Serves a freshly provisioned org with one uvicorn worker (so one process holds the whole
+profile; `--workers N` serves with N and samples the first, to see what workers cost each
+other), drives one scenario with wrk, and samples the worker with `py-spy record`.
 Prints the functions with the largest inclusive and self share of the samples, and keeps
 the flame graph (SVG) and the raw collapsed stacks under bench/results/.
 """
@@ -82,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn workers (the first is sampled)"
+    )
+    parser.add_argument(
         "--settle",
         type=float,
         default=0.0,
@@ -99,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = RESULTS / f"profile-{args.scenario}-{args.database}-{args.people}.txt"
     svg = raw.with_suffix(".svg")
     log = WORK / "logs" / "profile.log"
-    with serve_service(url, 1, log) as served:
+    with serve_service(url, args.workers, log) as served:
         pid = served.worker_pids()[0]
         time.sleep(args.settle)
         lines = items(scenario.name, org)
@@ -131,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     wrk = result["wrk"]
     total, inclusive, own = shares(raw.read_text().splitlines())
     print(
-        f"{scenario.title}, {args.database}, {args.people:,} people, 1 worker, "
+        f"{scenario.title}, {args.database}, {args.people:,} people, "
+        f"{args.workers} worker{'s' if args.workers > 1 else ''} (the first sampled), "
         f"c={args.connections}: "
         f"{wrk.rps:,.0f} req/s, p50 {wrk.p50_ms:.2f} ms, p99 {wrk.p99_ms:.2f} ms (under py-spy)"
     )
