@@ -11,7 +11,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callsettings.server import features, services
+from callsettings.server import features, services, warmup
 from callsettings.server.app import create_app
 from callsettings.server.cache import FEATURES, SettingsCache
 from callsettings.server.warmup import redecide, refresh, warm, warm_answers
@@ -308,3 +308,34 @@ async def test_refresh_reads_back_only_the_documents_that_were_evicted(
     assert await refresh(engine, cache) == 1
     assert put == ["doNotDisturb"]  # the three still held are not decoded and deflated again
     assert all(cache.holds(world.bob.id, feature) for feature in FEATURES)
+
+
+async def _forget_everyones_answer(engine: AsyncEngine, world: World) -> SettingsCache:
+    cache = SettingsCache(ttl=60)
+    await warm(engine, cache, max_people=1000)
+    await warm_answers(cache)
+    for person in (world.ann, world.bob, world.cat, world.zed):
+        cache.evict_person(person.id, "doNotDisturb")
+        dnd = msgspec.json.encode({"enabled": False, "ringSplashEnabled": False})
+        cache.put_document(person.id, "doNotDisturb", dnd, cache.generation(person.id))
+    return cache
+
+
+async def test_the_keeper_waits_while_requests_are_in_flight(
+    engine: AsyncEngine, world: World
+) -> None:
+    cache = await _forget_everyones_answer(engine, world)
+    assert await redecide(cache, idle=lambda: False) == 0
+    assert cache.answer(world.ann.id) is None  # still waiting, not dropped
+    assert await redecide(cache, idle=lambda: True) == 4
+    assert cache.answer(world.ann.id) is not None
+
+
+async def test_the_keeper_stops_between_turns_when_a_request_arrives(
+    engine: AsyncEngine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = await _forget_everyones_answer(engine, world)
+    monkeypatch.setattr(warmup, "ANSWERS_PER_TURN", 1)
+    asked = iter([True, True, False])  # idle for two turns, then a request is in flight
+    assert await redecide(cache, idle=lambda: next(asked)) == 2
+    assert await redecide(cache) == 2  # the others waited for the next idle step

@@ -20,7 +20,7 @@ from callsettings.server.auth import TokenCache
 from callsettings.server.background import Checkpointing
 from callsettings.server.cache import SettingsCache
 from callsettings.server.config import ServerConfig
-from callsettings.server.edge import EdgeMiddleware
+from callsettings.server.edge import EdgeMiddleware, InFlight
 from callsettings.server.errors import handle_exception
 from callsettings.server.fastpath import FastReads
 from callsettings.server.invalidation import ChangeFeed, invalidator_for
@@ -89,6 +89,7 @@ def _settle_garbage_collector() -> None:
 def create_litestar(config: ServerConfig) -> Litestar:
     """Return the Litestar app alone (without the edge layer), for introspection."""
     store = _rate_limit_store(config)
+    in_flight = InFlight()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -112,7 +113,7 @@ def create_litestar(config: ServerConfig) -> Litestar:
         )
         await feed.start()  # first: a change made while the cache warms is evicted
         read_back = refresher(engine, cache)
-        keeper = answer_keeper(cache, engine)
+        keeper = answer_keeper(cache, engine, in_flight.idle)
         answering: asyncio.Task[int] | None = None
         if config.warm_start:
             await _warm_start(engine, cache, config.cache_max_people)
@@ -153,6 +154,7 @@ def create_litestar(config: ServerConfig) -> Litestar:
         debug=False,
     )
     app.state.rate_limit_store = store
+    app.state.in_flight = in_flight
     app.state.retry_after_unavailable = config.retry_after_unavailable
     return app
 
@@ -165,6 +167,7 @@ def create_app(config: ServerConfig) -> Any:
         litestar.state.rate_limit_store,
         config.rate_limit_requests,
         config.rate_limit_window_seconds,
+        litestar.state.in_flight,
     )
 
 

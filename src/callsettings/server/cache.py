@@ -48,10 +48,10 @@ MAX_COMPILED = 1024
 MAX_DERIVED = 4096
 # Evicted people whose generation is remembered; past it, a new epoch starts (see evict_person).
 MAX_GENERATIONS = 8192
-# Forgotten answers waiting for warmup.redecide. It decides at most 1,280 a second per
-# worker, so under a burst of changes more wait here than it could catch up with soon;
-# each costs about 150 bytes (the id came with the change: a UUID of its own). 60,000
-# changes to random people of 100,000 at once left 45,000 waiting in 6.8 MB (tracemalloc).
+# Forgotten answers waiting for warmup.redecide. It decides only while the worker has no
+# request in flight, so under a stream of changes many wait here; each costs about 150
+# bytes (the id came with the change: a UUID of its own). 60,000 changes to random people
+# of 100,000 at once left 45,000 waiting in 6.8 MB (tracemalloc).
 # Past the bound the oldest are dropped: their answers are decided on their next call, as
 # they were before the keeper.
 MAX_UNDECIDED = 16_384

@@ -53,17 +53,45 @@ def _rate_key(scope: Scope) -> str:
     return f"ip:{client[0]}"
 
 
+class InFlight:
+    """How many requests this worker is answering now. Work done ahead in the background
+    (warmup.answer_keeper) waits while there are any: requests come first."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def idle(self) -> bool:
+        return self.count == 0
+
+
 class EdgeMiddleware:
-    def __init__(self, app: Any, store: RateLimitStore, limit: int, window: int) -> None:
+    def __init__(
+        self,
+        app: Any,
+        store: RateLimitStore,
+        limit: int,
+        window: int,
+        in_flight: InFlight | None = None,
+    ) -> None:
         self.app = app
         self.store = store
         self.limit = limit
         self.window = window
+        self.in_flight = InFlight() if in_flight is None else in_flight
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        self.in_flight.count += 1
+        try:
+            await self._answer(scope, receive, send)
+        finally:
+            self.in_flight.count -= 1
+
+    async def _answer(self, scope: Scope, receive: Any, send: Any) -> None:
         tracking_id = _tracking_id(scope)
         scope[TRACKING_ID_KEY] = tracking_id
         decision = await self.store.hit(_rate_key(scope), self.limit, self.window)
