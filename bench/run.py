@@ -16,6 +16,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -195,7 +198,7 @@ def measure_scenario(
     token = token_for(scenario, org)
     available, reason = _probe(served, scenario, lines[0], token)
     if not available:
-        console.print(f"  [yellow]{scenario.title}: unavailable[/] ({reason})")
+        console.print(f"  {org.people:>7,} [yellow]{scenario.title}: unavailable[/] ({reason})")
         return {"title": scenario.title, "available": False, "reason": reason}
     items_file = workdir / f"{scenario.name}-{org.people}.items"
     items_file.write_text("\n".join(lines) + "\n")
@@ -223,15 +226,17 @@ def measure_scenario(
         sweep.append(result)
         cpu.append(used)
         console.print(
-            f"  {scenario.title:<32} c={connections:<4} {result.rps:>9,.0f} req/s  "
-            f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.error_count}"
+            f"  {org.people:>7,} {scenario.title:<32} c={connections:<4} "
+            f"{result.rps:>9,.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms"
+            f"  errors {result.error_count}"
             f"  CPU/req {_cpu_text(used)}"
         )
     paced = _half_load(served, script_for, sweep, options)
     half = None if paced is None else paced[1]
     if half is not None:
         console.print(
-            f"  {scenario.title:<32} half load  {half.rps:>9,.0f} req/s  p99 {half.p99_ms:7.2f} ms"
+            f"  {org.people:>7,} {scenario.title:<32} half load  "
+            f"{half.rps:>9,.0f} req/s  p99 {half.p99_ms:7.2f} ms"
         )
     entry: dict[str, Any] = {
         "title": scenario.title,
@@ -259,40 +264,77 @@ def _cpu_text(used: dict[str, float]) -> str:
 def fresh_database(database: str, people: int) -> str:
     if database == "sqlite":
         return db.fresh_sqlite(WORK, f"service-{people}.db")
-    return asyncio.run(db.fresh_postgres())
+    # One database per size: the sizes of a run are served at the same time (measure_database).
+    return asyncio.run(db.fresh_postgres(f"{db.SERVICE_DB}_{people}"))
 
 
-def measure_config(
-    database: str, people: int, options: Options, http: list[str]
-) -> tuple[dict[str, Any], bytes]:
-    console.rule(f"{database}, {people:,} people, {options.workers} workers")
+@dataclass
+class _Config:
+    """One database and organization size, provisioned and served."""
+
+    database: str
+    people: int
+    url: str
+    org: ProvisionedOrg
+    provisioned: float
+    served: Served
+    rss_at_start: dict[str, Any]
+    scenarios: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "people": self.people,
+            "database_url": self.url,
+            "provision_seconds": self.provisioned,
+            "org": self.org.counts,
+            "rss_at_start": self.rss_at_start,
+            "rss": self.served.rss_mb(),
+            "scenarios": self.scenarios,
+        }
+
+
+@contextmanager
+def _serving(database: str, people: int, options: Options) -> Iterator[_Config]:
     url = fresh_database(database, people)
     started = time.perf_counter()
     org = provision_fresh(url, people)
     provisioned = time.perf_counter() - started
-    console.print(f"  provisioned in {provisioned:.1f} s: {org.counts}")
+    console.print(f"  {people:,} people provisioned in {provisioned:.1f} s: {org.counts}")
     extra_env = {"CALLSETTINGS_REDIS_URL": options.redis_url} if options.redis_url else {}
     log = WORK / "logs" / f"service-{database}-{people}.log"
     with serve_service(
         url, options.workers, log, log_level=options.log_level, extra_env=extra_env
     ) as served:
-        rss_started = served.rss_mb()
-        body = _median_forwarding_body(served, org)
-        scenarios = {
-            name: measure_scenario(served, SCENARIOS[name], org, url, options, database)
-            for name in http
-        }
-        rss = served.rss_mb()
-    return {
-        "database": database,
-        "people": people,
-        "database_url": url,
-        "provision_seconds": provisioned,
-        "org": org.counts,
-        "rss_at_start": rss_started,
-        "rss": rss,
-        "scenarios": scenarios,
-    }, body
+        yield _Config(database, people, url, org, provisioned, served, served.rss_mb())
+
+
+def measure_database(
+    database: str, options: Options, http: list[str]
+) -> tuple[list[dict[str, Any]], bytes]:
+    """Measure every organization size on `database`; return the configurations and a
+    median callForwarding body (for the bare baseline).
+
+    Every size is provisioned and served first, then each scenario runs on each size in
+    turn: the machine's speed drifts by tens of percent over minutes, and the loss from
+    one size to the next compares runs a minute apart rather than one size's whole set
+    with the next one's. A service waiting for its turn only idles.
+    """
+    console.rule(
+        f"{database}, {', '.join(f'{n:,}' for n in options.people)} people, "
+        f"{options.workers} workers"
+    )
+    with ExitStack() as stack:
+        configs = [
+            stack.enter_context(_serving(database, people, options)) for people in options.people
+        ]
+        body = _median_forwarding_body(configs[0].served, configs[0].org)
+        for name in http:
+            for config in configs:
+                config.scenarios[name] = measure_scenario(
+                    config.served, SCENARIOS[name], config.org, config.url, options, database
+                )
+        return [config.as_dict() for config in configs], body
 
 
 def measure_bare(body: bytes, options: Options) -> dict[str, Any]:
@@ -421,13 +463,10 @@ def main(argv: list[str] | None = None) -> int:
     if PUT_FORWARDING in http:
         results["baselines"]["commit"] = measure_commits(options)
     body = b""
-    for database in options.databases:
-        for people in options.people:
-            if not http:
-                break
-            config, sample = measure_config(database, people, options, http)
-            results["configs"].append(config)
-            body = body or sample
+    for database in options.databases if http else ():
+        configs, sample = measure_database(database, options, http)
+        results["configs"].extend(configs)
+        body = body or sample
     if body:
         results["baselines"]["bare"] = measure_bare(body, options)
     if ENGINE in options.scenarios:
