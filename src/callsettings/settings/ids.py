@@ -12,6 +12,8 @@ import functools
 import uuid
 from enum import StrEnum
 
+import msgspec
+
 
 class IdType(StrEnum):
     PEOPLE = "PEOPLE"
@@ -49,16 +51,24 @@ def decode_id(kind: IdType, text: str) -> uuid.UUID:
     try:
         raw = base64.b64decode(
             padded, altchars=b"-_" if ("-" in padded or "_" in padded) else None, validate=True
-        ).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        )
+    except (binascii.Error, ValueError) as exc:
         raise MalformedId(f"{text!r} is not a valid {kind.value.lower()} id") from exc
-    expected = f"{_PREFIX}{kind.value}/"
-    if not raw.startswith(expected):
+    expected = _PREFIXES[kind]
+    tail = raw[len(expected) :]
+    if not raw.startswith(expected) or b"\\" in tail:  # no JSON escapes below
         raise MalformedId(f"{text!r} is not a valid {kind.value.lower()} id")
     try:
-        return uuid.UUID(raw[len(expected) :])
-    except ValueError as exc:
+        # msgspec's parser: uuid.UUID's took 1.5 us of the 2.1 a miss of the memo costs, and
+        # at 100,000 people most ids miss it.
+        return _uuid_text(b'"' + tail + b'"')
+    except msgspec.DecodeError as exc:
         raise MalformedId(f"{text!r} is not a valid {kind.value.lower()} id") from exc
+
+
+# The canonical text of a UUID (36 characters with hyphens, or its 32 hex digits), as JSON.
+_uuid_text = msgspec.json.Decoder(uuid.UUID).decode
+_PREFIXES = {kind: f"{_PREFIX}{kind.value}/".encode() for kind in IdType}
 
 
 def parse_ref(kind: IdType, text: str) -> uuid.UUID:
