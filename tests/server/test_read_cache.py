@@ -122,6 +122,14 @@ def _held(cache: SettingsCache, person: Person, document: bytes = b"{}") -> None
     cache.put_document(person.id, "callForwarding", document, generation)
 
 
+@pytest.mark.parametrize("person", [_person(), _person(location_id=None)])
+def test_a_held_persons_placement_is_read_without_unpacking_them(person: Person) -> None:
+    cache = SettingsCache(ttl=60)
+    assert cache.placement(person.id) is None
+    _held(cache, person)
+    assert cache.placement(person.id) == (person.org_id, person.location_id)
+
+
 def _held_with_every_document(
     cache: SettingsCache, person: Person, forwarding: bytes = b"{}"
 ) -> None:

@@ -51,3 +51,11 @@ def test_an_id_decodes_to_the_uuid_inside_it(text: str, expected: uuid.UUID) -> 
 def test_a_malformed_id_is_refused_with_its_text_and_type(text: str) -> None:
     with pytest.raises(MalformedId, match="is not a valid people id"):
         decode_id(IdType.PEOPLE, text)
+
+
+@pytest.mark.parametrize("kind", list(IdType))
+def test_an_id_is_the_base64_of_its_uri_and_decodes_back(kind: IdType) -> None:
+    made = encode_id(kind, PERSON)
+    assert base64.b64decode(made) == f"ciscospark://us/{kind.value}/{PERSON}".encode()
+    assert encode_id(kind, str(PERSON).upper()) == made  # text is read as a UUID first
+    assert decode_id(kind, made) == PERSON

@@ -181,14 +181,20 @@ class Rule:
 
     def check_person(self, token: Token, person: Person) -> None:
         """Refuse unless the token may act on this person (call after check_token)."""
+        self.check_placement(token, person.id, person.location_id)
+
+    def check_placement(
+        self, token: Token, person_id: uuid.UUID, location_id: uuid.UUID | None
+    ) -> None:
+        """check_person, for the person with this id in this location."""
         if self.admits_admin(token):
-            if token.role is Role.LOCATION_ADMIN and person.location_id not in token.location_ids:
+            if token.role is Role.LOCATION_ADMIN and location_id not in token.location_ids:
                 raise ApiError(
                     ErrorKind.ROLE_NOT_ALLOWED,
                     "This location administrator does not manage the person's location.",
                 )
             return
-        if token.person_id == person.id and self.admits_self(token):
+        if token.person_id == person_id and self.admits_self(token):
             return
         raise ApiError(
             ErrorKind.ROLE_NOT_ALLOWED, "This token may only act on its own person's settings."

@@ -176,6 +176,21 @@ _IdentityFields = tuple[
     msgspec.Raw,
 ]
 _decode_identity = msgspec.msgpack.Decoder(_IdentityFields).decode
+# Where a person is, for who may act on them: their organization and location.
+_PlacementFields = tuple[
+    uuid.UUID,
+    uuid.UUID | None,
+    msgspec.Raw,
+    msgspec.Raw,
+    msgspec.Raw,
+    msgspec.Raw,
+    msgspec.Raw,
+    msgspec.Raw,
+    msgspec.Raw,
+    msgspec.Raw,
+    msgspec.Raw,
+]
+_decode_placement = msgspec.msgpack.Decoder(_PlacementFields).decode
 
 
 def unpack_person(person_id: uuid.UUID, packed: bytes) -> Person:
@@ -349,6 +364,15 @@ class SettingsCache:
     def person(self, person_id: uuid.UUID) -> Person | None:
         record = self._record(person_id)
         return None if record is None else unpack_person(person_id, record[1])
+
+    def placement(self, person_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID | None] | None:
+        """A held person's organization and location, without unpacking the rest (a read
+        or change checks only these before it goes to the document)."""
+        record = self._record(person_id)
+        if record is None:
+            return None
+        fields = _decode_placement(record[1])
+        return fields[0], fields[1]
 
     def name_and_extension(self, person_id: uuid.UUID) -> tuple[str, str | None] | None:
         """A held person's display name and extension, without unpacking the rest."""

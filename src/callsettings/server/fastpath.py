@@ -31,7 +31,7 @@ from callsettings.server.webex.common import JSON, actor_of
 from callsettings.server.webex.features import DEFAULT_RULES, RULES, apply_change
 from callsettings.settings.destinations import is_extension
 from callsettings.settings.ids import IdType, MalformedId, decode_id, encode_id
-from callsettings.storage.records import Feature, Organization, Person, Token
+from callsettings.storage.records import Feature, Organization, Token
 
 _FEATURE_PATH = re.compile(
     r"/v1/people/([^/]+)/features/(callForwarding|doNotDisturb|callWaiting|voicemail)"
@@ -82,10 +82,10 @@ def _first(query: dict[str, list[str]], name: str) -> str | None:
 
 def _held(
     services: Services, scope: dict[str, Any], person_ref: str, rule: Rule
-) -> tuple[Token, Person, Organization] | None:
-    """The token, person and organization of a request about a person, when all three are
-    held and `rule` admits it; None when one is not held. The routed handler's checks:
-    what they refuse (ApiError, MalformedId) is for it to answer."""
+) -> tuple[Token, uuid.UUID, Organization] | None:
+    """The token, person id and organization of a request about a person, when the person
+    and organization are held and `rule` admits it; None when one is not held. The routed
+    handler's checks: what they refuse (ApiError, MalformedId) is for it to answer."""
     token = services.tokens.peek(bearer_secret(_header(scope, b"authorization")))
     if token is None:
         return None
@@ -94,12 +94,13 @@ def _held(
     org_param = _org_param(_query(scope))
     org_id = target_org(token, None if not org_param else decode_id(IdType.ORGANIZATION, org_param))
     cache = services.cache
-    person = cache.person(decode_id(IdType.PEOPLE, person_ref))
+    person_id = decode_id(IdType.PEOPLE, person_ref)
+    placed = cache.placement(person_id)
     org = cache.orgs.get(org_id)
-    if person is None or person.org_id != org_id or org is None:
+    if placed is None or placed[0] != org_id or org is None:
         return None
-    rule.check_person(token, person)
-    return token, person, org
+    rule.check_placement(token, person_id, placed[1])
+    return token, person_id, org
 
 
 def warm_read(
@@ -107,7 +108,7 @@ def warm_read(
 ) -> bytes | None:
     """Return the document if every check passes from memory alone, else None."""
     held = _held(services, scope, person_ref, _READ_RULES[feature])
-    return None if held is None else services.cache.document(held[1].id, feature)
+    return None if held is None else services.cache.document(held[1], feature)
 
 
 async def warm_change(
@@ -122,9 +123,10 @@ async def warm_change(
         Others: as apply_change's.
     """
     held = _held(services, scope, person_ref, _WRITE_RULES[feature])
-    if held is None:
+    person = None if held is None else services.cache.person(held[1])
+    if held is None or person is None:
         return False
-    token, person, org = held
+    token, _, org = held
     patch = msgspec.json.decode(body)
     await apply_change(services, person, org, Feature(feature), patch, actor_of(scope, token))
     return True
