@@ -460,6 +460,32 @@ async def test_a_revoked_token_stops_working_within_the_token_ttl(sqlite_url: st
     await engine.dispose()
 
 
+async def test_a_token_past_half_its_life_is_refreshed_once_however_many_peek_meanwhile(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine(sqlite_url)
+    world = await build_world(engine)
+    clock = FakeClock()
+    tokens = TokenCache(engine, ttl=2.0, clock=clock)
+    secret = world.tokens["full"]
+    assert await tokens.lookup(secret) is not None
+    started = Slowed(monkeypatch, tokens, "_read", 0.0)
+    clock.now += 1.5
+    # A loop turn's requests, before the refresh task has run once: one refresh, not 50.
+    assert all(tokens.peek(secret) is not None for _ in range(50))
+    await asyncio.sleep(0.05)
+    assert started.calls == 1
+    tokens.peek(secret)  # refreshed: not past half its life again
+    await asyncio.sleep(0.05)
+    assert started.calls == 1
+    clock.now += 1.5  # past half the refreshed entry's life: refreshed once more
+    tokens.peek(secret)
+    tokens.peek(secret)
+    await asyncio.sleep(0.05)
+    assert started.calls == 2
+    await engine.dispose()
+
+
 async def test_concurrent_checks_of_one_token_read_it_once(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -42,6 +43,9 @@ class TokenCache:
         self._entries: dict[str, tuple[float, Token | None]] = {}
         self._flights: dict[str, asyncio.Future[Token | None]] = {}
         self._refreshing: set[asyncio.Task[Token | None]] = set()
+        # Tokens whose refresh is started: its read becomes a flight only once the task
+        # runs, and until then every request of the loop turn would start another.
+        self._refresh_started: set[str] = set()
 
     async def lookup(self, secret: str) -> Token | None:
         token_digest = scopes.digest(secret)
@@ -62,7 +66,11 @@ class TokenCache:
         age = self._clock() - cached[0]
         if age >= self._ttl:
             return None
-        if age >= self._ttl / 2 and token_digest not in self._flights:
+        if (
+            age >= self._ttl / 2
+            and token_digest not in self._flights
+            and token_digest not in self._refresh_started
+        ):
             self._refresh_soon(token_digest)
         return cached
 
@@ -72,10 +80,12 @@ class TokenCache:
         except RuntimeError:
             return  # no loop (a synchronous caller): the next read after expiry refreshes
         self._refreshing.add(task)  # the loop holds tasks weakly
-        task.add_done_callback(self._refresh_done)
+        self._refresh_started.add(token_digest)
+        task.add_done_callback(functools.partial(self._refresh_done, token_digest))
 
-    def _refresh_done(self, task: asyncio.Task[Token | None]) -> None:
+    def _refresh_done(self, token_digest: str, task: asyncio.Task[Token | None]) -> None:
         self._refreshing.discard(task)
+        self._refresh_started.discard(token_digest)
         if not task.cancelled():
             task.exception()  # a failed refresh is retried by the next request; never logged twice
 
