@@ -389,7 +389,18 @@ def test_answers_waiting_to_be_decided_again_stay_bounded_and_the_newest_stay(
     waiting = cache.take_undecided(100)
     assert len(waiting) <= 10
     assert waiting[-1] == people[-1].id  # the oldest were dropped, not the newest
-    assert cache.answer(people[0].id) is None  # decided on its next call instead
+    assert cache.answer(people[0].id) is None  # found by a sweep, or decided on its next call
+    assert cache.take_sweep()
+    assert not cache.take_sweep()  # once per overflow
+
+
+def test_no_sweep_is_wanted_while_the_forgotten_answers_fit() -> None:
+    cache = SettingsCache(ttl=60.0)
+    person = _person()
+    _held_with_every_document(cache, person)
+    cache.put_answer(person.id, b"shape", cache.evictions)
+    cache.evict_person(person.id, "doNotDisturb")
+    assert not cache.take_sweep()
 
 
 def test_equal_answer_shapes_are_held_once() -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callsettings.server import features, services, warmup
 from callsettings.server.app import create_app
 from callsettings.server.cache import FEATURES, SettingsCache
-from callsettings.server.warmup import redecide, refresh, warm, warm_answers
+from callsettings.server.warmup import AnswerKeeper, redecide, refresh, warm, warm_answers
 from callsettings.settings import CallForwarding, apply_patch
 from callsettings.storage import repositories as repo
 from callsettings.storage import tables
@@ -339,3 +339,33 @@ async def test_the_keeper_stops_between_turns_when_a_request_arrives(
     asked = iter([True, True, False])  # idle for two turns, then a request is in flight
     assert await redecide(cache, idle=lambda: next(asked)) == 2
     assert await redecide(cache) == 2  # the others waited for the next idle step
+
+
+async def test_answers_forgotten_past_the_bound_are_found_by_a_sweep_when_idle(
+    engine: AsyncEngine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("callsettings.server.cache.MAX_UNDECIDED", 1)
+    cache = await _forget_everyones_answer(engine, world)  # only the newest is named
+    busy = True
+    keeper = AnswerKeeper(cache, idle=lambda: not busy)
+    assert await keeper.step() == 0
+    assert cache.answer(world.ann.id) is None
+    busy = False
+    assert await keeper.step() == 4  # one named, three found by looking at everyone
+    assert all(cache.answer(p.id) is not None for p in (world.ann, world.bob, world.cat))
+    assert await keeper.step() == 0  # the sweep is over until answers overflow again
+
+
+async def test_a_sweep_stopped_by_a_request_resumes_at_the_next_idle_step(
+    engine: AsyncEngine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("callsettings.server.cache.MAX_UNDECIDED", 1)
+    monkeypatch.setattr(warmup, "ANSWERS_PER_TURN", 1)
+    cache = await _forget_everyones_answer(engine, world)
+    # Idle for the named one and one turn of the sweep (a person), then a request arrives.
+    asked = iter([True, True, True, False])
+    keeper = AnswerKeeper(cache, idle=lambda: next(asked, True))
+    first = await keeper.step()
+    assert 1 <= first < 4
+    assert await keeper.step() == 4 - first
+    assert all(cache.answer(p.id) is not None for p in (world.ann, world.bob, world.cat))

@@ -52,8 +52,8 @@ MAX_GENERATIONS = 8192
 # request in flight, so under a stream of changes many wait here; each costs about 150
 # bytes (the id came with the change: a UUID of its own). 60,000 changes to random people
 # of 100,000 at once left 45,000 waiting in 6.8 MB (tracemalloc).
-# Past the bound the oldest are dropped: their answers are decided on their next call, as
-# they were before the keeper.
+# Past the bound the oldest are dropped, and the keeper then looks at everyone held once
+# it has time (take_sweep); until then their answers are decided on their next call.
 MAX_UNDECIDED = 16_384
 # Own audit events waiting for the change feed to pass them (it polls every 0.25 s).
 MAX_OWN_EVENTS = 4096
@@ -327,6 +327,7 @@ class SettingsCache:
         self._shapes: dict[bytes, bytes] = {}
         # Held people whose answers were forgotten, for warmup.AnswerKeeper to decide again.
         self._undecided: dict[uuid.UUID, None] = {}
+        self._sweep_wanted = False  # see take_sweep
         # Held people whose documents were evicted, oldest first, for warmup.Refresher.
         self._stale: dict[uuid.UUID, None] = {}
         # Audit events of changes this replica committed and already applied here, for
@@ -559,8 +560,16 @@ class SettingsCache:
     def _forget_answer(self, person_id: uuid.UUID) -> None:
         self._expiry.pop(person_id, None)
         if self._answers.pop(person_id, None) is not None and person_id in self._people:
+            if len(self._undecided) >= MAX_UNDECIDED:
+                self._sweep_wanted = True  # the oldest go: only a look at everyone finds them
             _make_room(self._undecided, MAX_UNDECIDED)
             self._undecided[person_id] = None
+
+    def take_sweep(self) -> bool:
+        """Whether answers were forgotten past MAX_UNDECIDED since last asked: then some
+        held people without an answer are named nowhere, and the keeper looks at everyone."""
+        wanted, self._sweep_wanted = self._sweep_wanted, False
+        return wanted
 
     def _forget_readers(self, person_id: uuid.UUID) -> None:
         """Forget the answers that read this person's settings."""
