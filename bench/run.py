@@ -331,10 +331,41 @@ def measure_database(
         body = _median_forwarding_body(configs[0].served, configs[0].org)
         for name in http:
             for config in configs:
+                waited = wait_until_quiet([c.served for c in configs])
+                if waited >= QUIET_INTERVAL * 2:
+                    console.print(f"  (waited {waited:.1f} s for the services to be idle)")
                 config.scenarios[name] = measure_scenario(
                     config.served, SCENARIOS[name], config.org, config.url, options, database
                 )
         return [config.as_dict() for config in configs], body
+
+
+# A scenario leaves background work behind (after PUTs, each worker decides forgotten
+# answers again once it is idle, several seconds of CPU at 100,000 people): measured next,
+# another service would share the cores with it.
+QUIET_INTERVAL = 0.5
+QUIET_CPU_SHARE = 0.05  # of one core, all the services' workers together
+QUIET_TIMEOUT = 60.0
+
+
+def wait_until_quiet(
+    services: list[Served],
+    interval: float = QUIET_INTERVAL,
+    timeout: float = QUIET_TIMEOUT,
+    sleep: Any = time.sleep,
+) -> float:
+    """Wait until the services' workers together use less than QUIET_CPU_SHARE of a core
+    over `interval` (at most `timeout`); return the seconds waited."""
+    waited = 0.0
+    before = sum(served.cpu_seconds() for served in services)
+    while waited < timeout:
+        sleep(interval)
+        waited += interval
+        now = sum(served.cpu_seconds() for served in services)
+        if now - before < QUIET_CPU_SHARE * interval:
+            break
+        before = now
+    return waited
 
 
 def measure_bare(body: bytes, options: Options) -> dict[str, Any]:
