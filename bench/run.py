@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -331,7 +331,7 @@ def measure_database(
         body = _median_forwarding_body(configs[0].served, configs[0].org)
         for name in http:
             for config in configs:
-                waited = wait_until_quiet([c.served for c in configs])
+                waited = wait_until_quiet(lambda: _busy_seconds(configs, database))
                 if waited >= QUIET_INTERVAL * 2:
                     console.print(f"  (waited {waited:.1f} s for the services to be idle)")
                 config.scenarios[name] = measure_scenario(
@@ -340,31 +340,39 @@ def measure_database(
         return [config.as_dict() for config in configs], body
 
 
-# A scenario leaves background work behind (after PUTs, each worker decides forgotten
-# answers again once it is idle, several seconds of CPU at 100,000 people): measured next,
-# another service would share the cores with it.
-# Idle, a service of 2 workers uses 7-10 % of a core (its periodic work: the change feed's
+# A scenario leaves background work behind: after PUTs at 100,000 people each worker
+# decides forgotten answers again once it is idle (seconds of CPU), and PostgreSQL vacuums
+# and checkpoints what they wrote. Measured next, another service would share the cores
+# with it. Idle, a service of 2 workers uses 7-10 % of a core (its periodic work: the change feed's
 # poll, checkpoints, the keeper's and refresher's steps); deciding answers again uses whole
 # cores.
 QUIET_INTERVAL = 0.5
-QUIET_CPU_SHARE = 0.4  # of one core, all the services' workers together
+QUIET_CPU_SHARE = 0.4  # of one core, all the services' workers (and PostgreSQL) together
 QUIET_TIMEOUT = 60.0
 
 
+def _busy_seconds(configs: list[_Config], database: str) -> float:
+    """CPU seconds used so far by the services' workers and, on PostgreSQL, its processes."""
+    seconds = sum(config.served.cpu_seconds() for config in configs)
+    if database == "postgres":
+        seconds += sum(_postgres_cpu().values())
+    return seconds
+
+
 def wait_until_quiet(
-    services: list[Served],
+    cpu_seconds: Callable[[], float],
     interval: float = QUIET_INTERVAL,
     timeout: float = QUIET_TIMEOUT,
-    sleep: Any = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> float:
-    """Wait until the services' workers together use less than QUIET_CPU_SHARE of a core
-    over `interval` (at most `timeout`); return the seconds waited."""
+    """Wait until what `cpu_seconds` counts uses less than QUIET_CPU_SHARE of a core over
+    `interval` (at most `timeout`); return the seconds waited."""
     waited = 0.0
-    before = sum(served.cpu_seconds() for served in services)
+    before = cpu_seconds()
     while waited < timeout:
         sleep(interval)
         waited += interval
-        now = sum(served.cpu_seconds() for served in services)
+        now = cpu_seconds()
         if now - before < QUIET_CPU_SHARE * interval:
             break
         before = now

@@ -1,8 +1,7 @@
-"""The harness waits for the services to be idle before it measures the next scenario."""
+"""The harness waits for the services (and PostgreSQL) to be idle before it measures the next
+scenario."""
 
 from __future__ import annotations
-
-from typing import Any, cast
 
 import pytest
 from bench.run import QUIET_CPU_SHARE, wait_until_quiet
@@ -23,7 +22,10 @@ class _Workers:
 def _wait(*services: _Workers, timeout: float = 60.0) -> float:
     slept: list[float] = []
     waited = wait_until_quiet(
-        cast(Any, list(services)), interval=0.5, timeout=timeout, sleep=slept.append
+        lambda: sum(s.cpu_seconds() for s in services),
+        interval=0.5,
+        timeout=timeout,
+        sleep=slept.append,
     )
     assert waited == sum(slept)
     return waited
