@@ -42,10 +42,10 @@ class TokenCache:
         self._max_entries = max_entries
         self._entries: dict[str, tuple[float, Token | None]] = {}
         self._flights: dict[str, asyncio.Future[Token | None]] = {}
-        self._refreshing: set[asyncio.Task[Token | None]] = set()
-        # Tokens whose refresh is started: its read becomes a flight only once the task
-        # runs, and until then every request of the loop turn would start another.
-        self._refresh_started: set[str] = set()
+        # Refreshes started, by token: the loop holds tasks weakly, and a refresh's read
+        # becomes a flight only once its task runs (until then every request of the loop
+        # turn would start another).
+        self._refreshing: dict[str, asyncio.Task[Token | None]] = {}
 
     async def lookup(self, secret: str) -> Token | None:
         token_digest = scopes.digest(secret)
@@ -69,7 +69,7 @@ class TokenCache:
         if (
             age >= self._ttl / 2
             and token_digest not in self._flights
-            and token_digest not in self._refresh_started
+            and token_digest not in self._refreshing
         ):
             self._refresh_soon(token_digest)
         return cached
@@ -79,13 +79,11 @@ class TokenCache:
             task = asyncio.get_running_loop().create_task(self._read(token_digest))
         except RuntimeError:
             return  # no loop (a synchronous caller): the next read after expiry refreshes
-        self._refreshing.add(task)  # the loop holds tasks weakly
-        self._refresh_started.add(token_digest)
+        self._refreshing[token_digest] = task
         task.add_done_callback(functools.partial(self._refresh_done, token_digest))
 
     def _refresh_done(self, token_digest: str, task: asyncio.Task[Token | None]) -> None:
-        self._refreshing.discard(task)
-        self._refresh_started.discard(token_digest)
+        del self._refreshing[token_digest]
         if not task.cancelled():
             task.exception()  # a failed refresh is retried by the next request; never logged twice
 
