@@ -14,6 +14,7 @@ class Options:
     people: tuple[int, ...]
     workers: int
     duration: float
+    rounds: int
     databases: tuple[str, ...]
     scenarios: tuple[str, ...]
     concurrency: tuple[int, ...]
@@ -33,6 +34,16 @@ def _ints(text: str) -> tuple[int, ...]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return values
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _scenarios(text: str) -> tuple[str, ...]:
@@ -56,6 +67,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--people", type=_ints, default=None, help="org sizes (default 1000,100000)")
     p.add_argument("--workers", type=int, default=None, help="uvicorn workers (default: cores)")
     p.add_argument("--duration", type=float, default=None, help="seconds per wrk run (10)")
+    p.add_argument(
+        "--rounds",
+        type=_positive,
+        default=None,
+        help="runs of each point of each sweep, baselines included; the best counts (2)",
+    )
     p.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
     p.add_argument(
         "--scenarios",
@@ -86,6 +103,7 @@ def parse(argv: list[str] | None = None) -> Options:
         people=args.people or ((1000,) if quick else (1000, 100_000)),
         workers=args.workers or (os.cpu_count() or 1),
         duration=args.duration or (3.0 if quick else 10.0),
+        rounds=args.rounds or (1 if quick else 2),
         databases=databases,
         scenarios=args.scenarios,
         concurrency=args.concurrency or ((16,) if quick else (4, 16, 64)),

@@ -21,7 +21,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from rich.console import Console
@@ -59,6 +59,7 @@ WORK = ROOT / "var" / "bench"
 # Wide enough for the tables when the output goes to a file or a pipe.
 console = Console(width=None if sys.stdout.isatty() else 160)
 PACED_INTERVAL_MS = 20.0
+T = TypeVar("T")
 
 
 def _request(
@@ -184,74 +185,130 @@ def _metered_run(
     return result, cpu
 
 
-def measure_scenario(
-    served: Served,
-    scenario: Scenario,
-    org: ProvisionedOrg,
-    url: str,
-    options: Options,
-    database: str,
-) -> dict[str, Any]:
-    workdir = WORK / "scripts"
-    workdir.mkdir(parents=True, exist_ok=True)
-    lines = items(scenario.name, org)
-    token = token_for(scenario, org)
-    available, reason = _probe(served, scenario, lines[0], token)
-    if not available:
-        console.print(f"  {org.people:>7,} [yellow]{scenario.title}: unavailable[/] ({reason})")
-        return {"title": scenario.title, "available": False, "reason": reason}
-    items_file = workdir / f"{scenario.name}-{org.people}.items"
-    items_file.write_text("\n".join(lines) + "\n")
+class ScenarioRun:
+    """One scenario on one served configuration, measured in steps (prepare, one point of
+    the sweep at a time, finish) so that the sizes of a run take turns at each concurrency
+    (see measure_database)."""
 
-    def script_for(interval_ms: float = 0.0) -> Path:
-        path = workdir / f"{scenario.name}-{org.people}-{interval_ms:.3f}.lua"
+    def __init__(
+        self,
+        served: Served,
+        scenario: Scenario,
+        org: ProvisionedOrg,
+        url: str,
+        options: Options,
+        database: str,
+    ) -> None:
+        self.served = served
+        self.scenario = scenario
+        self.org = org
+        self.url = url
+        self.options = options
+        self.database = database
+        # Every closed-loop run, by concurrency: the sweep keeps the best of each point.
+        self.runs: dict[int, list[tuple[WrkResult, dict[str, float]]]] = {}
+        self.unavailable: str | None = None
+        self._audited_before = 0
+        self._workdir = WORK / "scripts"
+        self._items = self._workdir / f"{scenario.name}-{org.people}.items"
+
+    def script_for(self, interval_ms: float = 0.0) -> Path:
+        scenario, options = self.scenario, self.options
+        path = self._workdir / f"{scenario.name}-{self.org.people}-{interval_ms:.3f}.lua"
         path.write_text(
-            render_script(scenario.kind, items_file, token, interval_ms, options.threads)
+            render_script(scenario.kind, self._items, self.token, interval_ms, options.threads)
         )
         return path
 
-    closed = script_for()
-    run_wrk(
-        served.url,
-        closed,
-        connections=max(options.concurrency),
-        seconds=options.warmup,
-        threads=options.threads,
-    )
-    before = asyncio.run(_count_audit_events(url)) if scenario.kind == "put" else 0
-    sweep = []
-    cpu = []
-    for connections in options.concurrency:
-        result, used = _metered_run(served, closed, database, options, connections)
-        sweep.append(result)
-        cpu.append(used)
+    @property
+    def sweep(self) -> list[WrkResult]:
+        return [best_of(self.runs[c])[0] for c in self.options.concurrency if c in self.runs]
+
+    @property
+    def cpu(self) -> list[dict[str, float]]:
+        return [best_of(self.runs[c])[1] for c in self.options.concurrency if c in self.runs]
+
+    @property
+    def token(self) -> str:
+        return token_for(self.scenario, self.org)
+
+    def prepare(self) -> bool:
+        """Probe the scenario and warm the service up with it; False when unavailable."""
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        lines = items(self.scenario.name, self.org)
+        available, reason = _probe(self.served, self.scenario, lines[0], self.token)
+        if not available:
+            console.print(
+                f"  {self.org.people:>7,} [yellow]{self.scenario.title}: unavailable[/] ({reason})"
+            )
+            self.unavailable = reason
+            return False
+        self._items.write_text("\n".join(lines) + "\n")
+        run_wrk(
+            self.served.url,
+            self.script_for(),
+            connections=max(self.options.concurrency),
+            seconds=self.options.warmup,
+            threads=self.options.threads,
+        )
+        if self.scenario.kind == "put":
+            self._audited_before = asyncio.run(_count_audit_events(self.url))
+        return True
+
+    def run_at(self, connections: int) -> None:
+        """One closed-loop point of the sweep."""
+        result, used = _metered_run(
+            self.served, self.script_for(), self.database, self.options, connections
+        )
+        self.runs.setdefault(connections, []).append((result, used))
         console.print(
-            f"  {org.people:>7,} {scenario.title:<32} c={connections:<4} "
+            f"  {self.org.people:>7,} {self.scenario.title:<32} c={connections:<4} "
             f"{result.rps:>9,.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms"
             f"  errors {result.error_count}"
             f"  CPU/req {_cpu_text(used)}"
         )
-    paced = _half_load(served, script_for, sweep, options)
-    half = None if paced is None else paced[1]
-    if half is not None:
-        console.print(
-            f"  {org.people:>7,} {scenario.title:<32} half load  "
-            f"{half.rps:>9,.0f} req/s  p99 {half.p99_ms:7.2f} ms"
-        )
-    entry: dict[str, Any] = {
-        "title": scenario.title,
-        "available": True,
-        "sweep": [r.as_dict() for r in sweep],
-        "cpu_per_request": cpu,
-        "half_load": None if half is None else half.as_dict(),
-    }
-    if entry["half_load"] is not None:
-        entry["half_load"]["target_rps"] = max(r.rps for r in sweep) / 2
-    if scenario.kind == "put":
-        written = asyncio.run(_count_audit_events(url)) - before
-        requests = sum(r.requests for r in sweep) + sum(r.requests for r in paced or ())
-        entry["audited_writes"] = {"requests": requests, "changed_documents": written}
-    return entry
+
+    def finish(self) -> dict[str, Any]:
+        """The half-load run, then the scenario's entry in the results."""
+        title = self.scenario.title
+        if self.unavailable is not None:
+            return {"title": title, "available": False, "reason": self.unavailable}
+        sweep = self.sweep
+        paced = _half_load(self.served, self.script_for, sweep, self.options)
+        half = None if paced is None else paced[1]
+        if half is not None:
+            console.print(
+                f"  {self.org.people:>7,} {title:<32} half load  "
+                f"{half.rps:>9,.0f} req/s  p99 {half.p99_ms:7.2f} ms"
+            )
+        entry: dict[str, Any] = {
+            "title": title,
+            "available": True,
+            "sweep": [r.as_dict() for r in sweep],
+            "cpu_per_request": self.cpu,
+            "every_run": [
+                {**result.as_dict(), **used} for runs in self.runs.values() for result, used in runs
+            ],
+            "half_load": None if half is None else half.as_dict(),
+        }
+        if entry["half_load"] is not None:
+            entry["half_load"]["target_rps"] = max(r.rps for r in sweep) / 2
+        if self.scenario.kind == "put":
+            written = asyncio.run(_count_audit_events(self.url)) - self._audited_before
+            closed = sum(result.requests for runs in self.runs.values() for result, _ in runs)
+            requests = closed + sum(r.requests for r in paced or ())
+            entry["audited_writes"] = {"requests": requests, "changed_documents": written}
+        return entry
+
+
+def best_of(runs: list[tuple[WrkResult, T]]) -> tuple[WrkResult, T]:
+    """The run of highest throughput among the rounds at one point, with what came with it.
+
+    Every point of every sweep (the service's and the baselines' alike) is the best of
+    `--rounds` runs: on a shared machine a run can lose a quarter of its rate to a neighbour,
+    and the targets compare points measured minutes apart.
+    """
+    return max(runs, key=lambda run: run[0].rps)
 
 
 def _cpu_text(used: dict[str, float]) -> str:
@@ -315,10 +372,11 @@ def measure_database(
     """Measure every organization size on `database`; return the configurations and a
     median callForwarding body (for the bare baseline).
 
-    Every size is provisioned and served first, then each scenario runs on each size in
-    turn: the machine's speed drifts by tens of percent over minutes, and the loss from
-    one size to the next compares runs a minute apart rather than one size's whole set
-    with the next one's. A service waiting for its turn only idles.
+    Every size is provisioned and served first, then each scenario runs on the sizes in
+    turns, one concurrency at a time (1,000 people at 4 connections, 100,000 at 4, then
+    both at 16, ...): the machine's speed drifts by tens of percent over minutes, and the
+    loss from one size to the next compares runs seconds apart rather than one size's
+    whole sweep with the next one's. A service waiting for its turn only idles.
     """
     console.rule(
         f"{database}, {', '.join(f'{n:,}' for n in options.people)} people, "
@@ -329,14 +387,30 @@ def measure_database(
             stack.enter_context(_serving(database, people, options)) for people in options.people
         ]
         body = _median_forwarding_body(configs[0].served, configs[0].org)
+
+        def when_quiet() -> None:
+            waited = wait_until_quiet(lambda: _busy_seconds(configs, database))
+            if waited >= QUIET_INTERVAL * 2:
+                console.print(f"  (waited {waited:.1f} s for the services to be idle)")
+
         for name in http:
-            for config in configs:
-                waited = wait_until_quiet(lambda: _busy_seconds(configs, database))
-                if waited >= QUIET_INTERVAL * 2:
-                    console.print(f"  (waited {waited:.1f} s for the services to be idle)")
-                config.scenarios[name] = measure_scenario(
-                    config.served, SCENARIOS[name], config.org, config.url, options, database
-                )
+            runs = [
+                ScenarioRun(c.served, SCENARIOS[name], c.org, c.url, options, database)
+                for c in configs
+            ]
+            ready = []
+            for run in runs:
+                when_quiet()
+                if run.prepare():
+                    ready.append(run)
+            for _ in range(options.rounds):
+                for connections in options.concurrency:
+                    for run in ready:
+                        when_quiet()
+                        run.run_at(connections)
+            for config, run in zip(configs, runs, strict=True):
+                when_quiet()
+                config.scenarios[name] = run.finish()
         return [config.as_dict() for config in configs], body
 
 
@@ -386,20 +460,26 @@ def measure_bare(body: bytes, options: Options) -> dict[str, Any]:
     items_file.write_text("/\n")
     script = workdir / "bare.lua"
     script.write_text(render_script("get", items_file, "cst_" + "x" * 43))
-    sweep = []
+    runs: dict[int, list[tuple[WrkResult, None]]] = {}
     with serve_bare(
         body, options.workers, WORK / "logs" / "bare.log", log_level=options.log_level
     ) as served:
         run_wrk(served.url, script, connections=max(options.concurrency), seconds=options.warmup)
-        for connections in options.concurrency:
-            result = _closed_run(served, script, options, connections)
-            sweep.append(result)
-            console.print(
-                f"  bare ASGI c={connections:<4} {result.rps:>9,.0f} req/s  "
-                f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms"
-            )
+        for _ in range(options.rounds):
+            for connections in options.concurrency:
+                result = _closed_run(served, script, options, connections)
+                runs.setdefault(connections, []).append((result, None))
+                console.print(
+                    f"  bare ASGI c={connections:<4} {result.rps:>9,.0f} req/s  "
+                    f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms"
+                )
         rss = served.rss_mb()
-    return {"body_bytes": len(body), "sweep": [r.as_dict() for r in sweep], "rss": rss}
+    return {
+        "body_bytes": len(body),
+        "sweep": [best_of(runs[c])[0].as_dict() for c in options.concurrency],
+        "every_run": [result.as_dict() for each in runs.values() for result, _ in each],
+        "rss": rss,
+    }
 
 
 def measure_commits(options: Options) -> dict[str, Any]:
@@ -407,19 +487,29 @@ def measure_commits(options: Options) -> dict[str, Any]:
     if "sqlite" in options.databases:
         synchronous = ServerConfig().sqlite_synchronous.upper()
         console.rule(f"SQLite durable commits (WAL, synchronous={synchronous})")
-        rate = db.sqlite_commit_rate(WORK, synchronous, options.duration)
-        console.print(f"  {rate.commits_per_second:,.0f} commits/s, p99 {rate.p99_ms:.2f} ms")
-        commits["sqlite"] = rate.__dict__
+        rates = []
+        for _ in range(options.rounds):
+            rate = db.sqlite_commit_rate(WORK, synchronous, options.duration)
+            console.print(f"  {rate.commits_per_second:,.0f} commits/s, p99 {rate.p99_ms:.2f} ms")
+            rates.append(rate)
+        commits["sqlite"] = _best_rate(rates).__dict__
     if "postgres" in options.databases:
         console.rule("PostgreSQL pgbench -b simple-update")
-        commits["postgres"] = {}
-        for clients in options.concurrency:
-            rate = db.pgbench_commit_rate(clients, options.duration)
-            console.print(
-                f"  c={clients:<4} {rate.commits_per_second:,.0f} tps, p99 {rate.p99_ms:.2f} ms"
-            )
-            commits["postgres"][str(clients)] = rate.__dict__
+        by_clients: dict[int, list[db.CommitRate]] = {}
+        for _ in range(options.rounds):
+            for clients in options.concurrency:
+                rate = db.pgbench_commit_rate(clients, options.duration)
+                console.print(
+                    f"  c={clients:<4} {rate.commits_per_second:,.0f} tps, p99 {rate.p99_ms:.2f} ms"
+                )
+                by_clients.setdefault(clients, []).append(rate)
+        commits["postgres"] = {str(c): _best_rate(r).__dict__ for c, r in by_clients.items()}
     return commits
+
+
+def _best_rate(rates: list[db.CommitRate]) -> db.CommitRate:
+    """The best of the rounds, as for the service's runs (best_of)."""
+    return max(rates, key=lambda rate: rate.commits_per_second)
 
 
 def measure_engine() -> dict[str, Any]:

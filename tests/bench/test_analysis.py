@@ -13,7 +13,9 @@ from bench.analysis import (
     scenario_ratios,
 )
 from bench.databases import parse_pgbench_log_latencies, parse_pgbench_tps
+from bench.run import best_of
 from bench.stats import percentile
+from bench.wrk import WrkResult
 
 
 def run(connections: int, rps: float, p50: float = 1.0, p99: float = 5.0) -> dict[str, Any]:
@@ -221,3 +223,13 @@ def test_cpu_per_request_is_reported_at_each_scenarios_peak() -> None:
     text = markdown(results)
     assert "| postgres, 1,000 people | GET callForwarding | 16 | 70 us | 7 us |" in text
     assert "| sqlite, 1,000 people | GET callForwarding | 16 | 70 us | - |" in text
+
+
+def _run(rps: float) -> WrkResult:
+    return WrkResult(16, int(rps * 10), 10.0, rps, 1.0, 1.0, 2.0, 3.0, 4.0, 5.0, {})
+
+
+def test_a_point_of_the_sweep_is_the_best_of_its_rounds() -> None:
+    slow, fast = _run(900.0), _run(1200.0)
+    assert best_of([(slow, "first"), (fast, "second")]) == (fast, "second")
+    assert best_of([(fast, "first"), (slow, "second")]) == (fast, "first")

@@ -18,6 +18,15 @@ def test_quick_is_a_small_sqlite_run_unless_told_otherwise() -> None:
     )
     assert parse(["--quick", "--database", "postgres"]).databases == ("postgres",)
     assert parse(["--quick", "--people", "5000"]).people == (5000,)
+    assert quick.rounds == 1
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "x", "1,2", ""])
+def test_rounds_must_be_one_positive_integer(text: str) -> None:
+    assert parse([]).rounds == 2
+    assert parse(["--rounds", "3"]).rounds == 3
+    with pytest.raises(SystemExit):
+        parse(["--rounds", text])
 
 
 def test_defaults_cover_both_databases_and_both_sizes() -> None:
