@@ -680,7 +680,7 @@ async def last_change_id(conn: AsyncConnection) -> int:
 
 
 async def changes_after(
-    conn: AsyncConnection, after_id: int, limit: int = 10_000
+    conn: AsyncConnection, after_id: int, limit: int
 ) -> list[tuple[int, uuid.UUID, str, str | None]]:
     """(id, person, what changed, what it became) of the audit events after `after_id`,
     oldest first."""
