@@ -398,6 +398,9 @@ def measure_database(
                 ScenarioRun(c.served, SCENARIOS[name], c.org, c.url, options, database)
                 for c in configs
             ]
+            if database == "postgres":
+                took = asyncio.run(db.checkpoint())
+                console.print(f"  (PostgreSQL checkpoint before the scenario: {took:.1f} s)")
             ready = []
             for run in runs:
                 when_quiet()
