@@ -99,26 +99,6 @@ async def test_the_keeper_looks_an_outside_number_up_again_once_its_answer_expir
     assert cache.answer(world.ann.id) is not None
 
 
-async def test_the_keeper_decides_an_expired_answer_again_before_anyone_calls(
-    engine: AsyncEngine, world: World
-) -> None:
-    await _forward_ann_outside(engine, world)
-    clock = FakeClock()
-    cache = SettingsCache(ttl=60, clock=clock, people_ttl=3600)
-    await warm(engine, cache, max_people=1000)
-    await warm_answers(cache, engine)
-    busy = True
-    keeper = AnswerKeeper(cache, engine, idle=lambda: not busy)
-    clock.now += 60  # ann's answer expires (it met a number nobody has)
-    assert await keeper.step() == 0  # a request in flight: nothing is done
-    busy = False
-    assert await keeper.step() == 1  # decided again, the number looked up again
-    assert cache.answer(world.ann.id) is not None
-    assert cache.subscribers.get(world.ann.id) is not None  # compiled by the keeper, not a call
-    clock.now += 30
-    assert await keeper.step() == 0  # the new answer has 30 s to go
-
-
 async def test_a_forward_to_a_number_nobody_has_is_decided_ahead_too(
     engine: AsyncEngine, world: World
 ) -> None:

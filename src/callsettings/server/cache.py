@@ -575,23 +575,6 @@ class SettingsCache:
             _make_room(self._undecided, MAX_UNDECIDED)
             self._undecided[key] = None
 
-    def forget_expired(self, limit: int) -> int:
-        """Forget up to `limit` kept answers past their expiry, for warmup.AnswerKeeper to
-        decide again (a call would, but compiling the person and whoever they reach then
-        cost a decision at 100,000 people about 10 us more on average for a minute after
-        the answers made together expired together); say how many."""
-        now = self._clock()
-        expired = []
-        # Oldest first: every expiry is set `ttl` after its answer was kept, and a kept
-        # answer's entry is put at the end (put_answer), so the order is the expiries'.
-        for key, expires in islice(self._expiry.items(), limit):
-            if expires > now:
-                break
-            expired.append(key)
-        for key in expired:
-            self._forget_answer(key)
-        return len(expired)
-
     def take_sweep(self) -> bool:
         """Whether answers were forgotten past MAX_UNDECIDED since last asked: then some
         held people without an answer are named nowhere, and the keeper looks at everyone."""

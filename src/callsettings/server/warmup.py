@@ -193,8 +193,7 @@ async def _decide_again(
 
 
 class AnswerKeeper:
-    """Decides again, while its worker is idle, the answers changes made it forget, and
-    those past their expiry.
+    """Decides again, while its worker is idle, the answers changes made it forget.
 
     Deciding ahead spares a call's first decision (about 60 us) and costs the same CPU as
     deciding then. While requests wait, that CPU is theirs: under a stream of changes the
@@ -217,9 +216,6 @@ class AnswerKeeper:
         self._sweep: Iterator[tuple[Organization, list[str]]] | None = None
 
     async def step(self) -> int:
-        if self._idle():
-            # Expired answers are decided again like forgotten ones, ahead of their calls.
-            self._cache.forget_expired(ANSWERS_PER_STEP)
         decided = await redecide(self._cache, self._engine, idle=self._idle)
         if self._sweep is None and self._cache.take_sweep():
             self._sweep = _everyone(self._cache)
