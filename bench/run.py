@@ -185,48 +185,41 @@ def _metered_run(
     return result, cpu
 
 
+_SCRIPTS = WORK / "scripts"
+
+
+@dataclass
 class ScenarioRun:
     """One scenario on one served configuration, measured in steps (prepare, one point of
     the sweep at a time, finish) so that the sizes of a run take turns at each concurrency
     (see measure_database)."""
 
-    def __init__(
-        self,
-        served: Served,
-        scenario: Scenario,
-        org: ProvisionedOrg,
-        url: str,
-        options: Options,
-        database: str,
-    ) -> None:
-        self.served = served
-        self.scenario = scenario
-        self.org = org
-        self.url = url
-        self.options = options
-        self.database = database
-        # Every closed-loop run, by concurrency: the sweep keeps the best of each point.
-        self.runs: dict[int, list[tuple[WrkResult, dict[str, float]]]] = {}
-        self.unavailable: str | None = None
-        self._audited_before = 0
-        self._workdir = WORK / "scripts"
-        self._items = self._workdir / f"{scenario.name}-{org.people}.items"
+    served: Served
+    scenario: Scenario
+    org: ProvisionedOrg
+    url: str
+    options: Options
+    database: str
+    # Every closed-loop run, by concurrency: the sweep keeps the best of each point.
+    runs: dict[int, list[tuple[WrkResult, dict[str, float]]]] = field(default_factory=dict)
+    unavailable: str | None = None
+    _audited_before: int = 0
+    _closed: Path | None = None  # the closed-loop script, written by prepare
+
+    @property
+    def _items(self) -> Path:
+        return _SCRIPTS / f"{self.scenario.name}-{self.org.people}.items"
 
     def script_for(self, interval_ms: float = 0.0) -> Path:
         scenario, options = self.scenario, self.options
-        path = self._workdir / f"{scenario.name}-{self.org.people}-{interval_ms:.3f}.lua"
+        path = _SCRIPTS / f"{scenario.name}-{self.org.people}-{interval_ms:.3f}.lua"
         path.write_text(
             render_script(scenario.kind, self._items, self.token, interval_ms, options.threads)
         )
         return path
 
-    @property
-    def sweep(self) -> list[WrkResult]:
-        return [best_of(self.runs[c])[0] for c in self.options.concurrency if c in self.runs]
-
-    @property
-    def cpu(self) -> list[dict[str, float]]:
-        return [best_of(self.runs[c])[1] for c in self.options.concurrency if c in self.runs]
+    def _bests(self) -> list[tuple[WrkResult, dict[str, float]]]:
+        return [best_of(self.runs[c]) for c in self.options.concurrency if c in self.runs]
 
     @property
     def token(self) -> str:
@@ -234,7 +227,7 @@ class ScenarioRun:
 
     def prepare(self) -> bool:
         """Probe the scenario and warm the service up with it; False when unavailable."""
-        self._workdir.mkdir(parents=True, exist_ok=True)
+        _SCRIPTS.mkdir(parents=True, exist_ok=True)
         lines = items(self.scenario.name, self.org)
         available, reason = _probe(self.served, self.scenario, lines[0], self.token)
         if not available:
@@ -244,9 +237,10 @@ class ScenarioRun:
             self.unavailable = reason
             return False
         self._items.write_text("\n".join(lines) + "\n")
+        self._closed = self.script_for()
         run_wrk(
             self.served.url,
-            self.script_for(),
+            self._closed,
             connections=max(self.options.concurrency),
             seconds=self.options.warmup,
             threads=self.options.threads,
@@ -256,9 +250,10 @@ class ScenarioRun:
         return True
 
     def run_at(self, connections: int) -> None:
-        """One closed-loop point of the sweep."""
+        """One closed-loop point of the sweep (after prepare)."""
+        assert self._closed is not None, "prepare() first"
         result, used = _metered_run(
-            self.served, self.script_for(), self.database, self.options, connections
+            self.served, self._closed, self.database, self.options, connections
         )
         self.runs.setdefault(connections, []).append((result, used))
         console.print(
@@ -273,7 +268,8 @@ class ScenarioRun:
         title = self.scenario.title
         if self.unavailable is not None:
             return {"title": title, "available": False, "reason": self.unavailable}
-        sweep = self.sweep
+        bests = self._bests()
+        sweep = [result for result, _ in bests]
         paced = _half_load(self.served, self.script_for, sweep, self.options)
         half = None if paced is None else paced[1]
         if half is not None:
@@ -285,7 +281,7 @@ class ScenarioRun:
             "title": title,
             "available": True,
             "sweep": [r.as_dict() for r in sweep],
-            "cpu_per_request": self.cpu,
+            "cpu_per_request": [used for _, used in bests],
             "every_run": [
                 {**result.as_dict(), **used} for runs in self.runs.values() for result, used in runs
             ],
