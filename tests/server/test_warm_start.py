@@ -99,6 +99,54 @@ async def test_the_keeper_looks_an_outside_number_up_again_once_its_answer_expir
     assert cache.answer(world.ann.id) is not None
 
 
+@pytest.mark.parametrize(
+    ("asked", "decided_again"),
+    [
+        (True, 1),  # a proxy asked for ann since her answer was made: keep her warm
+        (False, 0),  # nobody did: her answer goes, and waits for a call
+    ],
+)
+async def test_the_keeper_decides_an_expired_answer_again_if_it_was_asked_for(
+    engine: AsyncEngine, world: World, asked: bool, decided_again: int
+) -> None:
+    await _forward_ann_outside(engine, world)
+    clock = FakeClock()
+    cache = SettingsCache(ttl=60, clock=clock, people_ttl=3600)
+    await warm(engine, cache, max_people=1000)
+    await warm_answers(cache, engine)
+    if asked:
+        assert cache.answer(world.ann.id) is not None
+    busy = True
+    keeper = AnswerKeeper(cache, engine, idle=lambda: not busy)
+    clock.now += 60  # ann's answer expires (it met a number nobody has)
+    assert await keeper.step() == 0  # a request in flight: nothing is done
+    busy = False
+    assert await keeper.step() == decided_again
+    assert (cache.answer(world.ann.id) is not None) == asked
+    # The others consulted nobody: their answers never expire.
+    assert cache.answer(world.bob.id) is not None
+    clock.now += 30
+    assert await keeper.step() == 0  # a new answer has 30 s to go; a dropped one stays so
+
+
+async def test_an_answer_asked_for_is_decided_again_only_while_it_is_asked_for(
+    engine: AsyncEngine, world: World
+) -> None:
+    await _forward_ann_outside(engine, world)
+    clock = FakeClock()
+    cache = SettingsCache(ttl=60, clock=clock, people_ttl=3600)
+    await warm(engine, cache, max_people=1000)
+    await warm_answers(cache, engine)
+    keeper = AnswerKeeper(cache, engine)
+    assert cache.answer(world.ann.id) is not None
+    clock.now += 60
+    assert await keeper.step() == 1  # asked for in the first minute
+    clock.now += 60
+    assert await keeper.step() == 0  # not in the second: dropped, not decided
+    assert cache.answers_kept() == 3
+    assert cache.answer(world.ann.id) is None
+
+
 async def test_a_forward_to_a_number_nobody_has_is_decided_ahead_too(
     engine: AsyncEngine, world: World
 ) -> None:

@@ -193,7 +193,8 @@ async def _decide_again(
 
 
 class AnswerKeeper:
-    """Decides again, while its worker is idle, the answers changes made it forget.
+    """Decides again, while its worker is idle, the answers changes made it forget, and
+    those past their expiry that were asked for since they were made.
 
     Deciding ahead spares a call's first decision (about 60 us) and costs the same CPU as
     deciding then. While requests wait, that CPU is theirs: under a stream of changes the
@@ -216,6 +217,8 @@ class AnswerKeeper:
         self._sweep: Iterator[tuple[Organization, list[str]]] | None = None
 
     async def step(self) -> int:
+        if self._idle():
+            self._cache.expire_answers(ANSWERS_PER_STEP)
         decided = await redecide(self._cache, self._engine, idle=self._idle)
         if self._sweep is None and self._cache.take_sweep():
             self._sweep = _everyone(self._cache)
