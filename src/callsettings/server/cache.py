@@ -508,16 +508,17 @@ class SettingsCache:
 
     # ---- decisions -----------------------------------------------------------------
 
-    def answer(self, person_id: uuid.UUID) -> bytes | None:
-        """The kept shape of the answer to a new call to this person, if there is one."""
+    def answer(self, person_id: uuid.UUID, *, asked: bool = True) -> bytes | None:
+        """The kept shape of the answer to a new call to this person, if there is one;
+        `asked`: for a call (the cache's own look, deciding ahead, says False)."""
         key = person_id.int
         if self._expiry:
             expires = self._expiry.get(key)
             if expires is not None:
                 if self._clock() >= abs(expires):
                     self._forget_answer(key)
-                elif expires > 0:
-                    self._expiry[key] = -expires  # asked for: worth deciding again
+                elif asked and expires > 0:
+                    self._expiry[key] = -expires  # worth deciding again once it expires
         return self._answers.get(key)
 
     def put_answer(

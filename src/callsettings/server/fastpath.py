@@ -262,8 +262,10 @@ def keep_answers(
     decided = 0
     for extension in extensions:
         person_id = cache.owner(org.id, extension)
-        if person_id is None or person_id == NOBODY or cache.answer(person_id) is not None:
+        if person_id is None or person_id == NOBODY:
             continue
+        if cache.answer(person_id, asked=False) is not None:
+            continue  # kept; looking is not asking (see SettingsCache.expire_answers)
         try:
             _decide_new_call(cache, org, extension, person_id, unknown)
         except _Cold:
