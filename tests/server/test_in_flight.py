@@ -21,7 +21,7 @@ async def _nothing_received() -> dict[str, Any]:
 
 
 async def test_a_request_counts_while_it_is_answered_and_not_after() -> None:
-    in_flight = InFlight()
+    in_flight = InFlight(quiet=0)
     seen: list[tuple[int, bool]] = []
 
     async def app(_scope: Any, _receive: Any, send: Any) -> None:
@@ -42,7 +42,7 @@ async def test_a_request_counts_while_it_is_answered_and_not_after() -> None:
 
 
 async def test_a_request_that_fails_stops_counting_too() -> None:
-    in_flight = InFlight()
+    in_flight = InFlight(quiet=0)
 
     async def app(_scope: Any, _receive: Any, _send: Any) -> None:
         raise RuntimeError("the handler broke")
@@ -54,6 +54,37 @@ async def test_a_request_that_fails_stops_counting_too() -> None:
     with pytest.raises(RuntimeError, match="the handler broke"):
         await edge(_scope(), _nothing_received, send)
     assert in_flight.idle()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("pause", "idle"),
+    [
+        (0.0, False),  # the next request of a steady stream is due any moment
+        (0.004, False),
+        (0.006, True),  # a pause: spare time for background work
+        (1.0, True),
+    ],
+)
+def test_a_worker_is_idle_only_after_a_pause_in_its_requests(pause: float, idle: bool) -> None:
+    clock = FakeClock()
+    in_flight = InFlight(quiet=0.005, clock=clock)
+    assert in_flight.idle()  # nothing answered yet
+    in_flight.started()
+    in_flight.started()
+    in_flight.finished()
+    clock.now += 1.0
+    assert not in_flight.idle()  # one still in flight, however long ago the other ended
+    in_flight.finished()
+    clock.now += pause
+    assert in_flight.idle() is idle
 
 
 def test_the_app_counts_at_its_edge_what_its_keeper_waits_for(database_url: str) -> None:
