@@ -85,14 +85,23 @@ async def _forward_ann_outside(engine: AsyncEngine, world: World) -> None:
         )
 
 
-async def test_the_keeper_looks_an_outside_number_up_again_once_its_answer_expired(
+async def _warm_with_ann_forwarded_outside(
     engine: AsyncEngine, world: World
-) -> None:
+) -> tuple[SettingsCache, FakeClock]:
+    """A warm cache on a clock of its own, where ann's answer met a number nobody has (so
+    it expires after the cache's 60 s)."""
     await _forward_ann_outside(engine, world)
     clock = FakeClock()
     cache = SettingsCache(ttl=60, clock=clock, people_ttl=3600)
     await warm(engine, cache, max_people=1000)
     await warm_answers(cache, engine)
+    return cache, clock
+
+
+async def test_the_keeper_looks_an_outside_number_up_again_once_its_answer_expired(
+    engine: AsyncEngine, world: World
+) -> None:
+    cache, clock = await _warm_with_ann_forwarded_outside(engine, world)
     clock.now += 60  # the answer expires, and what the cache knew of the number with it
     assert cache.answer(world.ann.id) is None
     assert await redecide(cache, engine) == 1
@@ -109,11 +118,7 @@ async def test_the_keeper_looks_an_outside_number_up_again_once_its_answer_expir
 async def test_the_keeper_decides_an_expired_answer_again_if_it_was_asked_for(
     engine: AsyncEngine, world: World, asked: bool, decided_again: int
 ) -> None:
-    await _forward_ann_outside(engine, world)
-    clock = FakeClock()
-    cache = SettingsCache(ttl=60, clock=clock, people_ttl=3600)
-    await warm(engine, cache, max_people=1000)
-    await warm_answers(cache, engine)
+    cache, clock = await _warm_with_ann_forwarded_outside(engine, world)
     assert await warm_answers(cache, engine) == 0  # looking for kept answers is not asking
     if asked:
         assert cache.answer(world.ann.id) is not None
@@ -133,11 +138,7 @@ async def test_the_keeper_decides_an_expired_answer_again_if_it_was_asked_for(
 async def test_an_answer_asked_for_is_decided_again_only_while_it_is_asked_for(
     engine: AsyncEngine, world: World
 ) -> None:
-    await _forward_ann_outside(engine, world)
-    clock = FakeClock()
-    cache = SettingsCache(ttl=60, clock=clock, people_ttl=3600)
-    await warm(engine, cache, max_people=1000)
-    await warm_answers(cache, engine)
+    cache, clock = await _warm_with_ann_forwarded_outside(engine, world)
     keeper = AnswerKeeper(cache, engine)
     assert cache.answer(world.ann.id) is not None
     clock.now += 60
