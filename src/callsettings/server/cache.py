@@ -580,10 +580,10 @@ class SettingsCache:
             _make_room(self._undecided, MAX_UNDECIDED)
             self._undecided[key] = None
 
-    def expire_answers(self, limit: int) -> int:
+    def expire_answers(self, limit: int) -> None:
         """Look at up to `limit` kept answers past their expiry, oldest first: forget those
         asked for since they were made, for warmup.AnswerKeeper to decide again, and drop
-        the others; say how many were forgotten.
+        the others.
 
         Answers made together (the warm start's) expire together, and at 100,000 people
         the calls after that compile each person and whoever they reach again (a PostgreSQL
@@ -599,15 +599,12 @@ class SettingsCache:
             if abs(expires) > now:
                 break
             expired.append((key, expires < 0))
-        forgotten = 0
         for key, asked in expired:
             if asked:
                 self._forget_answer(key)
-                forgotten += 1
             else:
                 del self._expiry[key]
                 self._answers.pop(key, None)  # decided on its next call, if one comes
-        return forgotten
 
     def take_sweep(self) -> bool:
         """Whether answers were forgotten past MAX_UNDECIDED since last asked: then some
