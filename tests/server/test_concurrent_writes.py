@@ -17,13 +17,16 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callsettings.server import features
 from callsettings.server.app import create_app
 from callsettings.server.auth import TokenCache
 from callsettings.server.cache import SettingsCache
-from callsettings.server.features import Actor, change_at_once
+from callsettings.server.features import Actor, Prepared, change_at_once
 from callsettings.server.invalidation import Invalidator
 from callsettings.server.ratelimit import MemoryRateLimitStore
 from callsettings.server.services import Services
+from callsettings.settings import CallForwarding
+from callsettings.storage import database
 from callsettings.storage import repositories as repo
 from callsettings.storage.records import Feature
 from tests.factories import World
@@ -186,3 +189,93 @@ async def test_a_first_change_from_the_held_default_is_one_statement_and_no_read
         found = await repo.read_for_change(conn, world.ann.id, "callForwarding")
     assert found is not None
     assert '"destination":"1002"' in (found[1] or "")
+
+
+# (what is asked, the forwarding change): whether its validation ran while a writer held
+# SQLite's write lock. A change from a held, current copy is validated before the lock;
+# an "always" forward is checked for loops against what is stored, so under it.
+UNDER_THE_LOCK = [
+    ("busy to a colleague", {"busy": {"enabled": True, "destination": "1002"}}, [False]),
+    ("rings", {"noAnswer": {"numberOfRings": 4}}, [False]),
+    ("always to a colleague", {"always": {"enabled": True, "destination": "1002"}}, [True]),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "locked"), [case[1:] for case in UNDER_THE_LOCK], ids=[c[0] for c in UNDER_THE_LOCK]
+)
+async def test_sqlite_validates_a_change_from_a_current_copy_before_the_write_lock(
+    client: Client,
+    world: World,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    change: dict[str, Any],
+    locked: list[bool],
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL saves without a lock (change_at_once)")
+    await forwarding(client, world)  # held from now
+    seen = _validations_under_the_lock(monkeypatch)
+
+    assert await put(client, world, change) == 204
+
+    assert seen == locked
+    stored = await forwarding(client, world)
+    key = next(iter(change))
+    assert {k: stored[key][k] for k in change[key]} == change[key]
+    assert await audit_count(engine) == 1
+
+
+async def test_sqlite_decides_again_under_the_lock_when_the_held_copy_is_stale(
+    replicas: tuple[Client, Client], world: World, engine: AsyncEngine, monkeypatch: Any
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL saves without a lock (change_at_once)")
+    one, two = replicas
+    await forwarding(two, world)  # two holds the default
+    assert await put(one, world, {"busy": {"enabled": True, "destination": "1002"}}) == 204
+    seen = _validations_under_the_lock(monkeypatch)
+
+    assert await put(two, world, {"noAnswer": {"numberOfRings": 5}}) == 204
+
+    assert seen == [False, True]  # before the lock from the stale copy, then from the row
+    got = await forwarding(two, world)
+    assert (got["busy"]["enabled"], got["noAnswer"]["numberOfRings"]) == (True, 5)
+
+
+def _validations_under_the_lock(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record, for each forwarding validation from now on, whether the write lock was held."""
+    seen: list[bool] = []
+    validate = features.VALIDATORS[Feature.CALL_FORWARDING]
+
+    async def recorded(*args: Any) -> Any:
+        seen.append(any(group.lock.locked() for group in database._sqlite_groups.values()))
+        return await validate(*args)
+
+    monkeypatch.setitem(features.VALIDATORS, Feature.CALL_FORWARDING, recorded)
+    return seen
+
+
+# (what is stored now, the organization's maximum of rings now, whether a change prepared
+# from the held copy can be stored as it is).
+HELD = b'{"held":1}'
+STILL_HOLDS = [
+    ("the held copy", '{"held":1}', 20, True),
+    ("another writer's document", '{"held":2}', 20, False),
+    ("no row, held as the default", None, 20, True),
+    ("the held copy, rings changed", '{"held":1}', 10, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("stored", "rings", "holds"), [c[1:] for c in STILL_HOLDS], ids=[c[0] for c in STILL_HOLDS]
+)
+def test_a_prepared_change_is_stored_as_is_only_if_nothing_moved(
+    world: World, stored: str | None, rings: int, holds: bool
+) -> None:
+    org = replace(world.org, system_max_rings=20)
+    document = CallForwarding()
+    prepared = Prepared(HELD, True, org, document, document)
+    assert prepared.still_holds(replace(org, system_max_rings=rings), stored) is holds
+    not_default = replace(prepared, held_is_default=False)
+    assert not_default.still_holds(org, None) is False

@@ -330,6 +330,62 @@ class _Attempt:
         return None if event_id is None else (event_id, encoded)
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A change merged and validated outside the write lock (SQLite), from the document this
+    replica holds. Under the lock it is stored as it is if the stored document and the
+    organization are still what it was validated against; otherwise it is decided again
+    there from what is stored."""
+
+    held: bytes
+    held_is_default: bool  # then no row at all is what it was merged into too
+    org: Organization
+    before: Document
+    after: Document
+
+    def still_holds(self, org: Organization, stored: str | None) -> bool:
+        if repo.validating_values(org) != repo.validating_values(self.org):
+            return False
+        if stored is None:
+            return self.held_is_default
+        return stored.encode() == self.held
+
+
+async def prepare_change(
+    services: Services,
+    person: Person,
+    org: Organization,
+    feature: Feature,
+    patch: Any,
+    known: KnownPerson,
+) -> Prepared | None:
+    """Merge and validate a change against the held document before taking SQLite's write
+    lock, which one writer of all the workers holds at a time: the lock then covers one
+    read and the writes, not the merge and validation (a fifth of a PUT inside it, profiled
+    at 1,000 people). None when nothing is held, the change is invalid against the held
+    copy (perhaps only because it is stale), or validating it reads other people's settings
+    (an "always" forward is checked for loops against what is stored under the lock)."""
+    if services.engine.dialect.name != "sqlite":
+        return None  # PostgreSQL locks one person, not every writer: see change_at_once
+    held = services.cache.document(person.id, feature.value)
+    if held is None:
+        return None
+    current = decode(feature, held, org)
+    async with on_demand(services.engine) as connect:
+        try:
+            candidate = apply_patch(current, patch)
+            if _reads_others(candidate):
+                return None
+            checked = await VALIDATORS[feature](connect, candidate, current, person, org, known)
+        except InvalidSetting:
+            return None
+    return Prepared(held, held == default_encoded(feature, org), org, current, checked)
+
+
+def _reads_others(candidate: Document) -> bool:
+    return isinstance(candidate, CallForwarding) and candidate.call_forwarding.always.enabled
+
+
 async def _validate_forwarding(
     connect: Connect,
     candidate: Any,

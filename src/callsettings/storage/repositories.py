@@ -518,6 +518,11 @@ _SAVE_WITH_AUDIT = Statement(
 _VALIDATING = ("country", "system_max_rings", "ring_seconds", "diversion_cap")
 
 
+def validating_values(org: Organization) -> tuple[Any, ...]:
+    """The organization's values a change is validated against, to compare."""
+    return tuple(getattr(org, name) for name in _VALIDATING)
+
+
 def _save_all_if_unchanged() -> sa.Insert:
     """PostgreSQL: for each of several changes (of different people), lock the person, save
     the document if the stored one is still the expected one and the organization still has

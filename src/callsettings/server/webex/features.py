@@ -78,12 +78,16 @@ async def apply_change(
         return
     # The locking path (SQLite, or a writer lost the race twice): the person is locked,
     # then the organization (its maximum of rings validates the change) and the stored
-    # document are read afresh.
+    # document are read afresh. On SQLite the change was mostly decided before the lock.
+    prepared = await service.prepare_change(services, person, org, feature, patch, known)
     async with changing(services) as conn:
         found = await repo.lock_for_change(conn, person.id, feature.value)
         if found is None:
             raise ApiError(ErrorKind.PERSON_NOT_FOUND, "Person not found.")
         org, stored = found
+        if prepared is not None and prepared.still_holds(org, stored):
+            await service.store(conn, person, feature, prepared.before, prepared.after, who)
+            return
         current = service.decode(feature, stored, org)
         await service.update(conn, person, org, feature, patch, who, known, current)
 
