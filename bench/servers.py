@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.bare import BODY_ENV
-from callsettings.server.http_protocol import HTTP_PROTOCOL
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -235,8 +234,5 @@ def serve_bare(
         "--log-level",
         log_level,
         "--no-proxy-headers",
-        # The service's own HTTP protocol: the same server, writes included.
-        "--http",
-        HTTP_PROTOCOL,
     ]
     return _serving(command, {BODY_ENV: body.decode()}, "/", workers, log)

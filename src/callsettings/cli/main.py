@@ -90,8 +90,6 @@ def serve(
     """Start the service with uvicorn."""
     import uvicorn
 
-    from callsettings.server.http_protocol import HTTP_PROTOCOL
-
     if run_migrations:
         apply_migrations(database_url)
     if with_demo:
@@ -113,8 +111,6 @@ def serve(
         # line's client address and path: 6 % of a warm read in a py-spy profile.
         access_log=log_level.lower() in ("trace", "debug", "info"),
         proxy_headers=False,
-        # A response's head and body in one write (server/http_protocol.py).
-        http=HTTP_PROTOCOL,
     )
 
 
