@@ -312,15 +312,14 @@ class _Attempt:
         current = decode(self.feature, expected, org)
         candidate = apply_patch(current, self.patch)
         # The validators' reads, if any, on a connection given back before the save waits.
-        async with on_demand(self.services.engine) as connect:
-            try:
-                checked = await VALIDATORS[self.feature](
-                    connect, candidate, current, self.person, org, self.known
-                )
-            except InvalidSetting:
-                if fresh:
-                    raise
-                return None
+        try:
+            checked = await _validated(
+                self.services, self.person, org, self.feature, self.known, current, candidate
+            )
+        except InvalidSetting:
+            if fresh:
+                raise
+            return None
         old, encoded = encode(current), encode(checked)
         if old == encoded:
             return _UNCHANGED if fresh else None
@@ -371,15 +370,29 @@ async def prepare_change(
     if held is None:
         return None
     current = decode(feature, held, org)
-    async with on_demand(services.engine) as connect:
-        try:
-            candidate = apply_patch(current, patch)
-            if _reads_others(candidate):
-                return None
-            checked = await VALIDATORS[feature](connect, candidate, current, person, org, known)
-        except InvalidSetting:
+    try:
+        candidate = apply_patch(current, patch)
+        if _reads_others(candidate):
             return None
+        checked = await _validated(services, person, org, feature, known, current, candidate)
+    except InvalidSetting:
+        return None
     return Prepared(held, held == default_encoded(feature, org), org, current, checked)
+
+
+async def _validated(
+    services: Services,
+    person: Person,
+    org: Organization,
+    feature: Feature,
+    known: KnownPerson,
+    current: Document,
+    candidate: Document,
+) -> Document:
+    """`candidate` validated outside any transaction; its reads, if any, on a connection
+    taken from the pool only when asked for and given back at once."""
+    async with on_demand(services.engine) as connect:
+        return await VALIDATORS[feature](connect, candidate, current, person, org, known)
 
 
 def _reads_others(candidate: Document) -> bool:
