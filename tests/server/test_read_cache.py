@@ -130,6 +130,19 @@ def test_a_held_persons_placement_is_read_without_unpacking_them(person: Person)
     assert cache.placement(person.id) == (person.org_id, person.location_id)
 
 
+@pytest.mark.parametrize(
+    "person",
+    [_person(), _person(extension=None, location_id=None), _person(display_name="Zoë Ōno")],
+)
+def test_a_held_persons_name_and_extension_are_read_without_unpacking_them(
+    person: Person,
+) -> None:
+    cache = SettingsCache(ttl=60)
+    assert cache.name_and_extension(person.id) is None
+    _held(cache, person)
+    assert cache.name_and_extension(person.id) == (person.display_name, person.extension)
+
+
 def _held_with_every_document(
     cache: SettingsCache, person: Person, forwarding: bytes = b"{}"
 ) -> None:

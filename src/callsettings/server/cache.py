@@ -161,36 +161,30 @@ def pack_person(p: Person) -> bytes:
     )
 
 
-# Who a person is, for a decision's answer: their name and extension, the rest skipped.
-_IdentityFields = tuple[
-    msgspec.Raw,
-    msgspec.Raw,
-    msgspec.Raw,
-    str,
-    msgspec.Raw,
-    msgspec.Raw,
-    str | None,
-    msgspec.Raw,
-    msgspec.Raw,
-    msgspec.Raw,
-    msgspec.Raw,
-]
-_decode_identity = msgspec.msgpack.Decoder(_IdentityFields).decode
-# Where a person is, for who may act on them: their organization and location.
-_PlacementFields = tuple[
-    uuid.UUID,
-    uuid.UUID | None,
-    msgspec.Raw,
-    msgspec.Raw,
-    msgspec.Raw,
-    msgspec.Raw,
-    msgspec.Raw,
-    msgspec.Raw,
-    msgspec.Raw,
-    msgspec.Raw,
-    msgspec.Raw,
-]
-_decode_placement = msgspec.msgpack.Decoder(_PlacementFields).decode
+# Leading fields of a packed person, for the checks that need only those: an array-like
+# Struct ignores the elements past its own, so nothing is made of the rest (a tuple of
+# msgspec.Raw made an object of each: decoding a placement took 0.42 us that way, 0.24 so).
+class _Placement(msgspec.Struct, array_like=True):
+    """Where a person is, for who may act on them: their organization and location."""
+
+    org_id: uuid.UUID
+    location_id: uuid.UUID | None
+
+
+class _Identity(msgspec.Struct, array_like=True):
+    """Who a person is, for a decision's answer: their name and extension."""
+
+    org_id: msgspec.Raw
+    location_id: msgspec.Raw
+    email: msgspec.Raw
+    display_name: str
+    first_name: msgspec.Raw
+    last_name: msgspec.Raw
+    extension: str | None
+
+
+_decode_identity = msgspec.msgpack.Decoder(_Identity).decode
+_decode_placement = msgspec.msgpack.Decoder(_Placement).decode
 
 
 def unpack_person(person_id: uuid.UUID, packed: bytes) -> Person:
@@ -379,16 +373,16 @@ class SettingsCache:
         record = self._record(person_id.int)
         if record is None:
             return None
-        fields = _decode_placement(record[1])
-        return fields[0], fields[1]
+        placed = _decode_placement(record[1])
+        return placed.org_id, placed.location_id
 
     def name_and_extension(self, person_id: uuid.UUID) -> tuple[str, str | None] | None:
         """A held person's display name and extension, without unpacking the rest."""
         record = self._record(person_id.int)
         if record is None:
             return None
-        fields = _decode_identity(record[1])
-        return fields[3], fields[6]
+        who = _decode_identity(record[1])
+        return who.display_name, who.extension
 
     def document(self, person_id: uuid.UUID, feature: str) -> bytes | None:
         """The encoded document as GET serves it, if this person's is held."""
