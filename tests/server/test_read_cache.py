@@ -457,14 +457,21 @@ def test_a_zero_ttl_caches_nothing() -> None:
     assert cache.owner(person.org_id, "1001") is None
 
 
-async def _checked_then_revoked(sqlite_url: str) -> tuple[Any, TokenCache, FakeClock, str]:
-    """A token checked once (and cached for 2 s), then revoked in the database."""
+async def _checked_once(sqlite_url: str) -> tuple[Any, TokenCache, FakeClock, str]:
+    """A token checked once, and so cached for 2 s on a fake clock."""
     engine = create_engine(sqlite_url)
     world = await build_world(engine)
     clock = FakeClock()
     tokens = TokenCache(engine, ttl=2.0, clock=clock)
     secret = world.tokens["full"]
-    first = await tokens.lookup(secret)
+    assert await tokens.lookup(secret) is not None
+    return engine, tokens, clock, secret
+
+
+async def _checked_then_revoked(sqlite_url: str) -> tuple[Any, TokenCache, FakeClock, str]:
+    """A token checked once (and cached for 2 s), then revoked in the database."""
+    engine, tokens, clock, secret = await _checked_once(sqlite_url)
+    first = tokens.peek(secret)
     assert first is not None
     async with write_transaction(engine) as conn:
         assert await repo.revoke_token(conn, first.id)
@@ -484,29 +491,46 @@ async def test_a_revoked_token_stops_working_within_the_token_ttl(sqlite_url: st
     await engine.dispose()
 
 
-async def test_a_token_past_half_its_life_is_refreshed_once_however_many_peek_meanwhile(
+async def test_a_token_past_its_refresh_age_is_refreshed_once_however_many_peek_meanwhile(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = create_engine(sqlite_url)
-    world = await build_world(engine)
-    clock = FakeClock()
-    tokens = TokenCache(engine, ttl=2.0, clock=clock)
-    secret = world.tokens["full"]
-    assert await tokens.lookup(secret) is not None
+    engine, tokens, clock, secret = await _checked_once(sqlite_url)
     started = Slowed(monkeypatch, tokens, "_read", 0.0)
     clock.now += 1.5
     # A loop turn's requests, before the refresh task has run once: one refresh, not 50.
     assert all(tokens.peek(secret) is not None for _ in range(50))
     await asyncio.sleep(0.05)
     assert started.calls == 1
-    tokens.peek(secret)  # refreshed: not past half its life again
+    tokens.peek(secret)  # refreshed: not past its refresh age again
     await asyncio.sleep(0.05)
     assert started.calls == 1
-    clock.now += 1.5  # past half the refreshed entry's life: refreshed once more
+    clock.now += 1.5  # past the refreshed entry's refresh age: refreshed once more
     tokens.peek(secret)
     tokens.peek(secret)
     await asyncio.sleep(0.05)
     assert started.calls == 2
+    await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("age", "refreshed"),
+    [
+        (0.0, False),
+        (0.49, False),  # a quarter of 2 s is 0.5
+        (0.5, True),
+        (1.0, True),
+        (1.99, True),  # the last moment the entry is served
+    ],
+)
+async def test_a_token_is_read_again_once_a_quarter_of_its_life_has_passed(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, age: float, refreshed: bool
+) -> None:
+    engine, tokens, clock, secret = await _checked_once(sqlite_url)
+    reads = Slowed(monkeypatch, tokens, "_read", 0.0)
+    clock.now += age
+    assert tokens.peek(secret) is not None  # served either way, within its life
+    await asyncio.sleep(0.05)
+    assert reads.calls == (1 if refreshed else 0)
     await engine.dispose()
 
 
@@ -524,7 +548,7 @@ async def test_concurrent_checks_of_one_token_read_it_once(
     await engine.dispose()
 
 
-async def test_a_token_past_half_its_life_is_read_again_while_it_is_served(
+async def test_a_token_past_its_refresh_age_is_read_again_while_it_is_served(
     sqlite_url: str,
 ) -> None:
     engine, tokens, clock, secret = await _checked_then_revoked(sqlite_url)

@@ -17,6 +17,14 @@ from callsettings.server.errors import ApiError, ErrorKind
 from callsettings.storage import repositories as repo
 from callsettings.storage.records import Person, Role, Token, utcnow
 
+# The share of a token entry's life after which it is read again in the background. The
+# rest is the time that read has before the entry expires and the worker's requests wait
+# for it. With the refresh at half of 2 s, on two cores saturated by wrk and the workers,
+# refreshes on PostgreSQL took up to 1.05 s (docs/performance.md, "What the profiles say",
+# 15), entries expired, and each worker's requests waited for the read; a quarter leaves
+# 1.5 s. Reading a token twice a second per worker costs next to nothing.
+REFRESH_AFTER = 0.25
+
 
 class TokenCache:
     """Reuses token look-ups for a few seconds; a revocation takes effect within `ttl`.
@@ -24,9 +32,10 @@ class TokenCache:
     Under load every request carries a token, so the moment an entry expires every
     request in flight would read it again: on PostgreSQL that queue of identical queries
     was the 99th percentile of warm reads (70 ms against a 2 ms median). So one read per
-    token is in flight at a time, and an entry past half its life is read again in the
-    background while it is still served. An entry is stamped with the time its read began,
-    so it is never used longer than `ttl` after the database said it was valid.
+    token is in flight at a time, and an entry past a quarter of its life (REFRESH_AFTER)
+    is read again in the background while it is still served. An entry is stamped with the
+    time its read began, so it is never used longer than `ttl` after the database said it
+    was valid.
     """
 
     def __init__(
@@ -67,7 +76,7 @@ class TokenCache:
         if age >= self._ttl:
             return None
         if (
-            age >= self._ttl / 2
+            age >= self._ttl * REFRESH_AFTER
             and token_digest not in self._flights
             and token_digest not in self._refreshing
         ):
