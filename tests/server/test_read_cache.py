@@ -30,6 +30,7 @@ from callsettings.server.cache import (
     unpack_person,
 )
 from callsettings.storage import repositories as repo
+from callsettings.storage import tables as t
 from callsettings.storage.database import create_engine, write_transaction
 from callsettings.storage.records import Organization, Person, PhoneNumber
 from tests.conftest import REDIS_ENV
@@ -259,7 +260,7 @@ def test_evict_all_refuses_values_read_before_it() -> None:
 def test_a_changed_organization_forgets_every_person() -> None:
     cache = SettingsCache(ttl=60)
     person = _person()
-    org = Organization(person.org_id, "Acme", "US", 20, 6, 5, datetime(2026, 1, 1, tzinfo=UTC))
+    org = _acme(person.org_id)
     cache.put_org(org)
     _held(cache, person)
     cache.put_org(org)  # read again, unchanged: nothing is lost
@@ -267,6 +268,94 @@ def test_a_changed_organization_forgets_every_person() -> None:
     cache.put_org(replace(org, system_max_rings=6))
     assert cache.person(person.id) is None
     assert cache.orgs.get(org.id) == replace(org, system_max_rings=6)
+
+
+def _acme(org_id: uuid.UUID | None = None) -> Organization:
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    return Organization(org_id or uuid.uuid4(), "Acme", "US", 20, 6, 5, created)
+
+
+@pytest.mark.parametrize(
+    ("age", "served", "due"),
+    [
+        (0.0, True, False),
+        (29.9, True, False),  # half of 60 s is 30
+        (30.0, True, True),
+        (59.9, True, True),  # the last moment it is served
+        (60.0, False, False),  # expired: read again by the request that needs it
+    ],
+)
+def test_an_organization_past_half_its_life_is_served_and_due_for_renewal(
+    age: float, served: bool, due: bool
+) -> None:
+    clock = FakeClock()
+    cache = SettingsCache(ttl=60, clock=clock)
+    org = _acme()
+    cache.put_org(org)
+    clock.now += age
+    assert (cache.orgs.get(org.id) == org) is served
+    assert cache.orgs.take_due() == ([org.id] if due else [])
+    assert cache.orgs.take_due() == []  # each once, until asked for again
+
+
+async def test_a_renewed_organization_is_read_again_and_never_expires_while_in_use(
+    sqlite_url: str,
+) -> None:
+    from callsettings.server.warmup import renew_orgs
+
+    engine = create_engine(sqlite_url)
+    world = await build_world(engine)
+    clock = FakeClock()
+    cache = SettingsCache(ttl=60, clock=clock)
+    cache.put_org(world.org)
+    assert await renew_orgs(engine, cache) == 0  # nothing due: no read
+    async with write_transaction(engine) as conn:
+        await conn.execute(
+            t.organizations.update()
+            .where(t.organizations.c.id == str(world.org.id))
+            .values(system_max_rings=7)
+        )
+    for _ in range(4):  # two minutes in steps of 31 s: renewed each time it is due
+        clock.now += 31
+        assert cache.orgs.get(world.org.id) is not None
+        assert await renew_orgs(engine, cache) == 1
+    renewed = cache.orgs.get(world.org.id)
+    assert renewed is not None
+    assert renewed.system_max_rings == 7  # what the database holds now
+    await engine.dispose()
+
+
+async def test_a_deleted_organization_is_forgotten_at_renewal(sqlite_url: str) -> None:
+    from callsettings.server.warmup import renew_orgs
+
+    engine = create_engine(sqlite_url)
+    clock = FakeClock()
+    cache = SettingsCache(ttl=60, clock=clock)
+    gone = _acme()  # never stored: the database has no such organization
+    cache.put_org(gone)
+    clock.now += 45
+    assert cache.orgs.get(gone.id) == gone
+    assert await renew_orgs(engine, cache) == 1
+    assert cache.orgs.get(gone.id) is None
+    await engine.dispose()
+
+
+async def test_a_serving_replica_renews_its_organization_with_no_request_waiting(
+    database_url: str, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callsettings.server import warmup
+
+    monkeypatch.setattr(warmup, "RENEW_SECONDS", 0.02)
+    app = create_app(make_config(database_url, cache_seconds=0.5))
+    async with AsyncTestClient(app=app) as client:
+        cache = app.app.app.state.services.cache
+        reads = Slowed(monkeypatch, repo, "get_organization", 0.0)
+        await asyncio.sleep(0.3)  # the warm start's organization is past half its life
+        assert (await client.get(_path(world), headers=world.auth("full"))).status_code == 200
+        assert reads.calls == 0  # served as held, and due
+        await asyncio.sleep(0.35)  # past its first life, with no request meanwhile
+        assert reads.calls == 1  # read by the renewer
+        assert cache.orgs.get(world.org.id) == world.org
 
 
 def test_a_full_cache_forgets_its_oldest_tenth_and_keeps_the_rest() -> None:
@@ -658,12 +747,44 @@ async def test_a_burst_of_misses_for_one_document_makes_one_database_read(
     assert reads.calls == 1
 
 
+async def test_a_burst_of_misses_for_one_organization_makes_one_database_read(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callsettings.server.reads import CachedReader
+
+    engine = create_engine(sqlite_url)
+    world = await build_world(engine)
+    reads = Slowed(monkeypatch, repo, "get_organization", 0.05)
+    services = _services(sqlite_url, engine, SettingsCache(ttl=60))
+
+    async def read() -> Organization | None:
+        async with CachedReader(services) as reader:
+            return await reader.org(world.org.id)
+
+    found = await asyncio.gather(*(read() for _ in range(12)))
+    assert found == [world.org] * 12
+    assert reads.calls == 1
+    await engine.dispose()
+
+
+def _services(url: str, engine: Any, cache: SettingsCache) -> Any:
+    from callsettings.server.services import Services
+
+    return Services(
+        config=make_config(url),
+        engine=engine,
+        tokens=None,  # type: ignore[arg-type]
+        rate_limits=None,
+        cache=cache,
+        invalidator=None,
+    )  # type: ignore[arg-type]
+
+
 async def test_a_failed_read_fails_every_waiter_and_is_not_remembered(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from callsettings.server import features
     from callsettings.server.reads import CachedReader
-    from callsettings.server.services import Services
 
     engine = create_engine(sqlite_url)
     world = await build_world(engine)
@@ -673,14 +794,7 @@ async def test_a_failed_read_fails_every_waiter_and_is_not_remembered(
         raise RuntimeError("disk on fire")
 
     cache = SettingsCache(ttl=60)
-    services = Services(
-        config=make_config(sqlite_url),
-        engine=engine,
-        tokens=None,  # type: ignore[arg-type]
-        rate_limits=None,
-        cache=cache,
-        invalidator=None,
-    )  # type: ignore[arg-type]
+    services = _services(sqlite_url, engine, cache)
     async with CachedReader(services) as warmup:
         org = await warmup.org(world.org.id)
     assert org is not None

@@ -30,7 +30,13 @@ from callsettings.server.ratelimit import (
     RedisRateLimitStore,
 )
 from callsettings.server.services import Services
-from callsettings.server.warmup import answer_keeper, refresher, warm, warm_answers
+from callsettings.server.warmup import (
+    answer_keeper,
+    org_renewer,
+    refresher,
+    warm,
+    warm_answers,
+)
 from callsettings.storage.database import create_engine, wal_checkpoints
 
 log = logging.getLogger(__name__)
@@ -112,6 +118,8 @@ def create_litestar(config: ServerConfig) -> Litestar:
             engine, cache, config.change_poll_seconds, served=features.served_as_written
         )
         await feed.start()  # first: a change made while the cache warms is evicted
+        renewer = org_renewer(engine, cache)
+        renewer.start()
         read_back = refresher(engine, cache)
         keeper = answer_keeper(cache, engine, in_flight.idle)
         answering: asyncio.Task[int] | None = None
@@ -138,6 +146,7 @@ def create_litestar(config: ServerConfig) -> Litestar:
                     await answering
             await keeper.stop()
             await read_back.stop()
+            await renewer.stop()
             await feed.stop()
             await invalidator.stop()
             if checkpointing is not None:

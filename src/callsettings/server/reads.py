@@ -93,11 +93,18 @@ class CachedReader:
 
     async def org(self, org_id: uuid.UUID) -> Organization | None:
         found = self._cache.orgs.get(org_id)
-        if found is None:
-            found = await repo.get_organization(await self._connection(), org_id)
-            if found is not None:
-                self._cache.put_org(found)
-        return found
+        if found is not None:
+            return found
+
+        async def load() -> Organization | None:
+            org = await repo.get_organization(await self._connection(), org_id)
+            if org is not None:
+                self._cache.put_org(org)
+            return org
+
+        # Every request of the organization misses it together (at start, or if renewal
+        # failed): one read serves them all.
+        return await self._once(("org", org_id), load)
 
     async def document(self, person: Person, org: Organization, feature: Feature) -> bytes:
         """Return the encoded document as GET serves it."""

@@ -280,6 +280,38 @@ async def refresh(engine: AsyncEngine, cache: SettingsCache, limit: int = PAGE) 
     return len(people)
 
 
+async def renew_orgs(engine: AsyncEngine, cache: SettingsCache) -> int:
+    """Read again the organizations asked for past half their life; say how many.
+
+    A changed one drops everyone held (put_org), as it would have on expiry; a deleted one
+    is forgotten. A failed read leaves them due again at their next use.
+    """
+    due = cache.orgs.take_due()
+    if not due:
+        return 0
+    async with engine.connect() as conn:
+        for org_id in due:
+            org = await repo.get_organization(conn, org_id)
+            if org is None:
+                cache.orgs.pop(org_id)
+            else:
+                cache.put_org(org)
+    return len(due)
+
+
+def org_renewer(engine: AsyncEngine, cache: SettingsCache) -> Periodic:
+    """`renew_orgs` every RENEW_SECONDS: an organization due has half its ttl (30 s by
+    default) left, so a second's wait costs nothing and spares the idle worker."""
+
+    async def step() -> int:
+        return await renew_orgs(engine, cache)
+
+    return Periodic(RENEW_SECONDS, step, "could not read organizations again")
+
+
+RENEW_SECONDS = 1.0
+
+
 def refresher(engine: AsyncEngine, cache: SettingsCache) -> Periodic:
     """`refresh` every REFRESH_SECONDS; a failed one leaves documents to be read on next use."""
 
