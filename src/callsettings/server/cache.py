@@ -260,7 +260,10 @@ def deflate(dictionary: bytes, encoded: bytes) -> bytes:
     """`encoded`, compressed against `dictionary` (the empty string when they are equal)."""
     if encoded == dictionary:
         return _AS_DICTIONARY
-    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, dictionary)
+    # A 2 KB window and the smallest hash: documents and dictionaries are under 1 KB, and
+    # zlib's defaults (32 KB, memory level 9) allocated and cleared about 400 KB a call,
+    # 4.6 us against 2.6 for the same bytes out (timeit). inflate reads either.
+    packer = zlib.compressobj(9, zlib.DEFLATED, -11, 1, zlib.Z_DEFAULT_STRATEGY, dictionary)
     return packer.compress(encoded) + packer.flush()
 
 

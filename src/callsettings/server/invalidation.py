@@ -227,8 +227,10 @@ class ChangeFeed:
         """Hold what the change wrote in place of the person's document; evict it when
         `written` is None or cannot be served as it is (the person or their organization not
         held, or not a feature document)."""
-        person = None if written is None else self._cache.person(person_id)
-        org = None if person is None else self._cache.orgs.get(person.org_id)
+        # Only the organization is needed: unpacking the whole person for it was a tenth of
+        # what applying an event cost at 100,000 people (py-spy, PUTs).
+        placed = None if written is None else self._cache.placement(person_id)
+        org = None if placed is None else self._cache.orgs.get(placed[0])
         encoded = None if org is None or written is None else self._served(feature, written, org)
         if encoded is None:
             self._cache.evict_person(person_id, feature)
