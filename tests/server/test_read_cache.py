@@ -382,8 +382,11 @@ def test_known_owners_are_kept_and_nobody_expires() -> None:
     org_id, person_id = uuid.uuid4(), uuid.uuid4()
     cache.put_owner(org_id, "1001", person_id)
     cache.put_owner(org_id, "+12125550199", NOBODY)
+    cache.put_owner(org_id, "+12125550198", uuid.UUID(int=0))  # equal, not the constant
     assert cache.owner(org_id, "1001") == person_id
-    assert cache.owner(org_id, "+12125550199") == NOBODY
+    # The constant itself, which the decision path tells apart with `is`.
+    assert cache.owner(org_id, "+12125550199") is NOBODY
+    assert cache.owner(org_id, "+12125550198") is NOBODY
     assert cache.owner(uuid.uuid4(), "1001") is None  # owners are per organization
     clock.now += 2.0
     assert cache.owner(org_id, "+12125550199") is None

@@ -521,8 +521,10 @@ class SettingsCache:
         return list(self._owners.get(org_id, ()))
 
     def owner(self, org_id: uuid.UUID, dialled: str) -> uuid.UUID | None:
-        """The person with this extension or number, NOBODY, or None when not known."""
-        found = self._owners.get(org_id, {}).get(dialled)
+        """The person with this extension or number, NOBODY (the constant itself, so that
+        `is NOBODY` tells), or None when not known."""
+        owners = self._owners.get(org_id)
+        found = None if owners is None else owners.get(dialled)
         if found is not None:
             return found
         return NOBODY if self._nobody.get((org_id, dialled)) else None
