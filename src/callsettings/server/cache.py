@@ -108,8 +108,8 @@ class _Expiring(Generic[K, V]):
         return len(self._entries)
 
 
-# An organization past this share of its life is still served, and listed for the
-# refresher to read again (see _Renewed).
+# An organization past this share of its life is still served, and listed for
+# warmup.org_renewer to read again (see _Renewed).
 RENEW_AFTER = 0.5
 
 
