@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -299,21 +300,26 @@ async def test_a_change_heard_while_a_put_commits_leaves_the_document_to_be_read
     assert stale == [world.ann.id]
 
 
+async def _turn_do_not_disturb_on(engine: AsyncEngine, person_id: Any) -> None:
+    """Store a changed document directly, as no change through the service would."""
+    async with write_transaction(engine) as conn:
+        await conn.execute(
+            tables.feature_settings.insert().values(
+                person_id=str(person_id),
+                feature="doNotDisturb",
+                document='{"enabled":true,"ringSplashEnabled":false}',
+                updated=utcnow(),
+            )
+        )
+
+
 async def test_refresh_reads_evicted_documents_back_as_stored(
     engine: AsyncEngine, world: World
 ) -> None:
     cache = SettingsCache(ttl=60)
     await warm(engine, cache, max_people=1000)
     before = cache.document(world.bob.id, "doNotDisturb")
-    async with write_transaction(engine) as conn:
-        await conn.execute(
-            tables.feature_settings.insert().values(
-                person_id=str(world.bob.id),
-                feature="doNotDisturb",
-                document='{"enabled":true,"ringSplashEnabled":false}',
-                updated=utcnow(),
-            )
-        )
+    await _turn_do_not_disturb_on(engine, world.bob.id)
     cache.evict_person(world.bob.id, "doNotDisturb")  # as the change feed would
     assert await refresh(engine, cache) == 1
     after = cache.document(world.bob.id, "doNotDisturb")
@@ -419,3 +425,117 @@ async def test_a_sweep_stopped_by_a_request_resumes_at_the_next_idle_step(
     assert 1 <= first < 4
     assert await keeper.step() == 4 - first
     assert all(cache.answer(p.id) is not None for p in (world.ann, world.bob, world.cat))
+
+
+# ---- renewing the people held before they expire ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("people", "people_ttl", "per_step"),
+    [
+        (100_000, 3600.0, 70),  # a pass of 1,440 steps: 0.4 of an hour
+        (1_000, 3600.0, 1),
+        (0, 3600.0, 1),
+        (100_000, 60.0, warmup.PAGE),  # a life too short to pace: a page a step
+        (10, 1.0, 10),  # less than a step per pass: everyone at once
+    ],
+)
+def test_a_pass_over_the_people_held_takes_two_fifths_of_their_life(
+    people: int, people_ttl: float, per_step: int
+) -> None:
+    assert warmup.people_per_step(people, people_ttl) == per_step
+
+
+async def _warm_and_renewing(
+    engine: AsyncEngine,
+) -> tuple[FakeClock, SettingsCache, warmup.PeopleRenewer]:
+    """A cache warmed with people living 100 s, and its renewer, on a clock of the test's."""
+    clock = FakeClock()
+    cache = SettingsCache(ttl=60, clock=clock, people_ttl=100)
+    renewer = warmup.PeopleRenewer(engine, cache, 100, clock)
+    await warm(engine, cache, max_people=1000)
+    return clock, cache, renewer
+
+
+async def _renew_one_pass(renewer: warmup.PeopleRenewer) -> int:
+    """Step until the pass ends; say how many people it renewed."""
+    renewed = 0
+    for _ in range(100):
+        done = await renewer.step()
+        if done == 0:
+            return renewed
+        renewed += done
+    raise AssertionError("the pass did not end")
+
+
+async def test_people_held_are_read_again_before_they_expire_and_stay_held(
+    engine: AsyncEngine, world: World
+) -> None:
+    clock, cache, renewer = await _warm_and_renewing(engine)
+    everyone = (world.ann, world.bob, world.cat, world.zed)
+    clock.now += 49.9
+    assert await renewer.step() == 0  # not before half their life
+    clock.now += 0.1
+    assert await _renew_one_pass(renewer) == len(everyone)
+    clock.now += 60  # 110 s after the warm start: past the life they were loaded with
+    for person in everyone:
+        assert cache.person(person.id) == person
+        for feature in FEATURES:
+            assert cache.holds(person.id, feature)
+
+
+async def test_a_change_no_event_told_of_is_found_at_renewal(
+    engine: AsyncEngine, world: World
+) -> None:
+    clock, cache, renewer = await _warm_and_renewing(engine)
+    await warm_answers(cache)
+    await _turn_do_not_disturb_on(engine, world.bob.id)  # behind the replica's back
+    clock.now += 50
+    assert await _renew_one_pass(renewer) == 4
+    held = cache.document(world.bob.id, "doNotDisturb")
+    assert held is not None
+    assert b'"enabled":true' in held
+    assert cache.answer(world.bob.id) is None  # decided from what had changed: forgotten
+    assert cache.answer(world.ann.id) is not None  # nobody else's answer is touched
+
+
+async def test_renewal_does_not_hold_what_a_change_evicted_while_the_page_was_read(
+    engine: AsyncEngine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock, cache, renewer = await _warm_and_renewing(engine)
+    written = b'{"callForwarding":"as the change wrote it"}'
+    real = repo.features_of
+
+    async def read_then_changed(conn: Any, person_ids: list[Any]) -> Any:
+        found = await real(conn, person_ids)
+        if world.ann.id in person_ids:
+            # A change on this replica, committed and applied while her page was read.
+            cache.replace_document(world.ann.id, "callForwarding", written)
+        return found
+
+    monkeypatch.setattr(repo, "features_of", read_then_changed)
+    clock.now += 50
+    await _renew_one_pass(renewer)
+    assert cache.document(world.ann.id, "callForwarding") == written
+
+
+async def test_a_serving_replica_renews_its_people_with_no_request_waiting(
+    database_url: str, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renewed: list[int] = []
+    real = warmup.PeopleRenewer.step
+
+    async def counted(self: warmup.PeopleRenewer) -> int:
+        done = await real(self)
+        renewed.append(done)
+        return done
+
+    monkeypatch.setattr(warmup, "RENEW_PEOPLE_SECONDS", 0.01)
+    monkeypatch.setattr(warmup.PeopleRenewer, "step", counted)
+    config = make_config(database_url, people_cache_seconds=0.5)
+    async with AsyncTestClient(app=create_app(config)):
+        for _ in range(200):
+            if sum(renewed) >= 4:
+                break
+            await asyncio.sleep(0.01)
+    assert sum(renewed) >= 4  # everyone held, read again without a request

@@ -33,6 +33,7 @@ from callsettings.server.services import Services
 from callsettings.server.warmup import (
     answer_keeper,
     org_renewer,
+    people_renewer,
     refresher,
     warm,
     warm_answers,
@@ -120,6 +121,8 @@ def create_litestar(config: ServerConfig) -> Litestar:
         await feed.start()  # first: a change made while the cache warms is evicted
         renewer = org_renewer(engine, cache)
         renewer.start()
+        people_renewal = people_renewer(engine, cache, config.people_cache_seconds)
+        people_renewal.start()
         read_back = refresher(engine, cache)
         keeper = answer_keeper(cache, engine, in_flight.idle)
         answering: asyncio.Task[int] | None = None
@@ -146,6 +149,7 @@ def create_litestar(config: ServerConfig) -> Litestar:
                     await answering
             await keeper.stop()
             await read_back.stop()
+            await people_renewal.stop()
             await renewer.stop()
             await feed.stop()
             await invalidator.stop()

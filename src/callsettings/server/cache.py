@@ -410,6 +410,10 @@ class SettingsCache:
         record = self._record(person_id.int)
         return None if record is None else unpack_person(person_id, record[1])
 
+    def holds_person(self, person_id: uuid.UUID) -> bool:
+        """Whether this person is held (unexpired), without unpacking them."""
+        return self._record(person_id.int) is not None
+
     def placement(self, person_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID | None] | None:
         """A held person's organization and location, without unpacking the rest (a read
         or change checks only these before it goes to the document)."""

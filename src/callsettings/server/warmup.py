@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -310,6 +311,128 @@ def org_renewer(engine: AsyncEngine, cache: SettingsCache) -> Periodic:
 
 
 RENEW_SECONDS = 1.0
+
+
+# Everyone a warm start loads expires within the same few seconds, a people's life later
+# (people_cache_seconds, an hour by default), and reads spread over an organization would then
+# meet the database one person at a time until most of it was read again: about a million
+# requests at 100,000 people. So held people are read again before that, a page every
+# RENEW_PEOPLE_SECONDS, in passes over the organizations that begin at half the people's life
+# and take RENEW_PASS_SHARE of it each, back to back: a person held is read again at most
+# 0.8 of their life apart, and never expires while the database answers.
+RENEW_PEOPLE_SECONDS = 1.0
+RENEW_PASS_SHARE = 0.4
+# People checked between two turns of the event loop: each is a few documents encoded and
+# compared (221 us of CPU a person with their share of the page's read, on the slow machine
+# of docs/performance.md, item 18), so a turn keeps a request waiting a few ms at most.
+RENEWED_PER_TURN = 16
+
+
+def people_per_step(people: int, people_ttl: float) -> int:
+    """How many people a step reads so that a pass over `people` takes RENEW_PASS_SHARE of
+    their life (at most a page; with a life too short for that, some expire as before)."""
+    steps = max(1.0, people_ttl * RENEW_PASS_SHARE / RENEW_PEOPLE_SECONDS)
+    return min(PAGE, max(1, math.ceil(people / steps)))
+
+
+class _Pass:
+    """Where a pass over the held organizations' people stands."""
+
+    def __init__(self, orgs: list[Organization]) -> None:
+        self.orgs = orgs
+        self.after: tuple[str, str] | None = None
+        self.walked = 0
+
+    async def next_page(
+        self, conn: AsyncConnection, cache: SettingsCache, limit: int
+    ) -> tuple[Organization, _Read] | None:
+        """The next page's held people and their stored documents; None at the pass's end."""
+        while self.orgs:
+            org = self.orgs[0]
+            people = await repo.list_people(conn, org.id, after=self.after, limit=limit)
+            if not people:
+                self.orgs.pop(0)
+                self.after = None
+                continue
+            self.walked += len(people)
+            last = people[-1]
+            self.after = (last.display_name, str(last.id))
+            held = [person for person in people if cache.holds_person(person.id)]
+            generations = {person.id: cache.generation(person.id) for person in held}
+            stored = await repo.features_of(conn, [person.id for person in held]) if held else {}
+            return org, _Read(held, generations, stored)
+        return None
+
+
+class PeopleRenewer:
+    """Reads the people held again before they expire, checking what is held against what is
+    stored: what agrees is kept for another life; what differs (a change no event told this
+    replica of) is evicted as a change would be, and what is stored is held instead. People
+    no longer stored are not met, and expire as before."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        cache: SettingsCache,
+        people_ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._cache = cache
+        self._ttl = people_ttl
+        self._clock = clock
+        self._begins = clock() + people_ttl / 2
+        self._pass: _Pass | None = None
+        self._walked_last = 0  # a pass meets everyone stored, held or not
+
+    async def step(self) -> int:
+        """Renew the next page of people; say how many were held and read again."""
+        if self._ttl <= 0 or self._clock() < self._begins:
+            return 0
+        if self._pass is None:
+            self._pass = _Pass(self._cache.held_orgs())
+        current = self._pass
+        people = max(self._cache.people_held(), self._walked_last)
+        async with self._engine.connect() as conn:
+            page = await current.next_page(conn, self._cache, people_per_step(people, self._ttl))
+        if page is None:
+            self._walked_last, self._pass = current.walked, None
+            return 0
+        org, read = page
+        renewed = 0
+        for start in range(0, len(read.people), RENEWED_PER_TURN):
+            for person in read.people[start : start + RENEWED_PER_TURN]:
+                renewed += _renew(self._cache, org, read, person)
+            await asyncio.sleep(0)  # let requests in between turns
+        return renewed
+
+
+def _renew(cache: SettingsCache, org: Organization, read: _Read, person: Person) -> int:
+    """Hold `person` for another life as `read` found them; 0 when evicted since the read
+    (what was read may be older than what a change left)."""
+    generation = read.generations[person.id]
+    if cache.generation(person.id) != generation:
+        return 0
+    stored = {
+        feature.value: features.served(feature, read.stored.get((person.id, feature.value)), org)
+        for feature in features.MODELS
+    }
+    if cache.person(person.id) != person or any(
+        cache.document(person.id, name) not in (None, encoded) for name, encoded in stored.items()
+    ):
+        cache.evict_person(person.id)  # what a change would have done, answers and all
+        generation = cache.generation(person.id)
+    cache.put_person(person, generation)  # a new expiry, the documents held kept
+    for name, encoded in stored.items():
+        if not cache.holds(person.id, name):
+            cache.put_document(person.id, name, encoded, generation)
+    return 1
+
+
+def people_renewer(engine: AsyncEngine, cache: SettingsCache, people_ttl: float) -> Periodic:
+    """A PeopleRenewer's step every RENEW_PEOPLE_SECONDS."""
+    renewer = PeopleRenewer(engine, cache, people_ttl)
+    return Periodic(RENEW_PEOPLE_SECONDS, renewer.step, "could not read held people again")
 
 
 def refresher(engine: AsyncEngine, cache: SettingsCache) -> Periodic:
