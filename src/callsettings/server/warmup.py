@@ -57,10 +57,7 @@ async def _warm_org(
         people = await repo.list_people(conn, org.id, after=after, limit=min(PAGE, room - loaded))
         if not people:
             break
-        # Taken before the documents are read: a change evicted after this refuses them.
-        generations = {person.id: cache.generation(person.id) for person in people}
-        stored = await repo.features_of(conn, [person.id for person in people])
-        _hold(cache, org, _Read(people, generations, stored))
+        _hold(cache, org, await _read_documents(conn, cache, people))
         loaded += len(people)
         last = people[-1]
         after = (last.display_name, str(last.id))
@@ -74,6 +71,16 @@ class _Read:
     people: list[Person]
     generations: dict[uuid.UUID, tuple[int, int]]
     stored: dict[tuple[uuid.UUID, str], str]
+
+
+async def _read_documents(
+    conn: AsyncConnection, cache: SettingsCache, people: list[Person]
+) -> _Read:
+    """These people's stored documents, with their generations taken before the read: a
+    change evicted after it refuses them."""
+    generations = {person.id: cache.generation(person.id) for person in people}
+    stored = await repo.features_of(conn, [person.id for person in people]) if people else {}
+    return _Read(people, generations, stored)
 
 
 def _hold_documents(cache: SettingsCache, org: Organization, read: _Read) -> None:
@@ -358,9 +365,7 @@ class _Pass:
             last = people[-1]
             self.after = (last.display_name, str(last.id))
             held = [person for person in people if cache.holds_person(person.id)]
-            generations = {person.id: cache.generation(person.id) for person in held}
-            stored = await repo.features_of(conn, [person.id for person in held]) if held else {}
-            return org, _Read(held, generations, stored)
+            return org, await _read_documents(conn, cache, held)
         return None
 
 
