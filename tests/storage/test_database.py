@@ -121,6 +121,87 @@ async def test_a_writer_gives_up_after_the_lock_wait_bound(
     await waiter.dispose()
 
 
+async def test_a_writer_waiting_for_another_worker_is_woken_by_its_turn_not_by_polling(
+    sqlite_url: str,
+) -> None:
+    from sqlalchemy import event
+
+    from callsettings.storage import tables
+    from callsettings.storage.database import write_transaction
+
+    holder, waiter = create_engine(sqlite_url), create_engine(sqlite_url)
+    begins = 0
+
+    @event.listens_for(waiter.sync_engine, "before_cursor_execute")
+    def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        nonlocal begins
+        begins += statement == "BEGIN IMMEDIATE"
+
+    async with write_transaction(holder) as conn:
+        await conn.execute(tables.demo_credentials.insert().values(name="a", document="{}"))
+        second = asyncio.create_task(_write(waiter, "b"))
+        await asyncio.sleep(0.2)  # a poller would have tried the lock dozens of times
+        assert not second.done()
+    await second
+    # Only once the holder's commit gave the turn back did the waiter try SQLite's lock.
+    assert begins == 1
+    await holder.dispose()
+    await waiter.dispose()
+
+
+async def test_a_writer_waits_for_another_program_holding_the_lock(sqlite_url: str) -> None:
+    import sqlite3
+
+    from callsettings.storage import tables
+
+    engine = create_engine(sqlite_url)
+    async with engine.connect():
+        pass  # the database is in WAL mode from here on, as the service leaves it
+    # sqlite3 outside the service takes no turn: SQLite's lock is still waited for.
+    other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    writing = asyncio.create_task(_write(engine, "after"))
+    await asyncio.sleep(0.05)
+    assert not writing.done()
+    other.execute("COMMIT")
+    await writing
+    other.close()
+    async with engine.connect() as conn:
+        names = (await conn.execute(sa.select(tables.demo_credentials.c.name))).scalars().all()
+    assert names == ["after"]
+    await engine.dispose()
+
+
+@pytest.mark.parametrize("ending", ["the wait bound", "cancelled"])
+async def test_a_writer_that_stops_waiting_leaves_no_turn_held(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from callsettings.storage import database, tables
+    from callsettings.storage.database import write_transaction
+
+    monkeypatch.setattr(database, "LOCK_WAIT_SECONDS", 0.05)
+    holder, quitter, later = (create_engine(sqlite_url) for _ in range(3))
+    async with write_transaction(holder):
+        waiting = asyncio.create_task(_write(quitter, "never"))
+        if ending == "cancelled":
+            await asyncio.sleep(0.01)
+            waiting.cancel()
+        with pytest.raises((OperationalError, asyncio.CancelledError)):
+            await waiting
+    monkeypatch.setattr(database, "LOCK_WAIT_SECONDS", 5.0)
+    # The quitter's thread gets the turn once the holder lets go, and must let go of it too:
+    # else the next writers would wait out their bound and fail.
+    await asyncio.wait_for(_write(later, "next"), 2)
+    await asyncio.wait_for(_write(quitter, "again"), 2)
+    async with later.connect() as conn:
+        names = (await conn.execute(sa.select(tables.demo_credentials.c.name))).scalars().all()
+    assert sorted(names) == ["again", "next"]
+    for engine in (holder, quitter, later):
+        await engine.dispose()
+
+
 async def test_concurrent_writers_share_commits_and_each_returns_only_once_committed(
     sqlite_url: str,
 ) -> None:

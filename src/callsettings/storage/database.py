@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -169,21 +173,37 @@ class _GroupCommit:
         self.engine = engine
         self.lock = asyncio.Lock()
         self.conn: AsyncConnection | None = None
+        database = engine.url.database
+        on_disk = bool(database) and database != ":memory:"
+        self.turns = WriterTurns(f"{database}-turn") if on_disk else None
+        self.turn: int | None = None  # the descriptor holding this process's turn
         self.waiting: list[asyncio.Future[None]] = []
         # The loop keeps only weak references to tasks: hold the pending flush here.
         self.flushing: set[asyncio.Task[None]] = set()
 
     async def connection(self) -> AsyncConnection:
         if self.conn is None:
-            conn = await self.engine.connect()
+            deadline = time.monotonic() + LOCK_WAIT_SECONDS
+            if self.turns is not None:
+                self.turn = await self.turns.take(LOCK_WAIT_SECONDS)
             try:
-                await conn.execution_options(**{WRITE_OPTION: True})
-                await _begin(conn)
+                conn = await self.engine.connect()
+                try:
+                    await conn.execution_options(**{WRITE_OPTION: True})
+                    await _begin(conn, deadline)
+                except BaseException:
+                    await conn.close()
+                    raise
             except BaseException:
-                await conn.close()
+                self.give_turn_back()
                 raise
             self.conn = conn
         return self.conn
+
+    def give_turn_back(self) -> None:
+        turn, self.turn = self.turn, None
+        if turn is not None:
+            os.close(turn)  # closing the descriptor releases its flock
 
     def enqueue(self) -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -203,6 +223,7 @@ class _GroupCommit:
                 await conn.rollback()
             finally:
                 await conn.close()
+                self.give_turn_back()
 
     async def flush(self) -> None:
         # One loop turn's grace, as PostgreSQL's commit_delay: the requests that are ready
@@ -222,6 +243,7 @@ class _GroupCommit:
                 return
             finally:
                 await conn.close()
+                self.give_turn_back()
             for done in waiting:
                 done.set_result(None)
 
@@ -310,26 +332,113 @@ async def _transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 # Bounds the wait for another process's write lock (SQLite) before giving up with a 503.
 LOCK_WAIT_SECONDS = 5.0
-# The longest pause between two tries for another process's write lock. Another worker
-# holds it only for one loop turn's writes (a few milliseconds), so a long pause mostly
-# wastes the time after it is released: 50 ms here gave p99s of 0.4-1.2 s with 2 workers.
+# The longest pause between two tries for a write lock held by something that takes no
+# turn (WriterTurns). A writer holds it for a few milliseconds, so a long pause mostly
+# wastes the time after it is released: 50 ms here gave p99s of 0.4-1.2 s with 2 workers
+# when the workers themselves waited this way.
 MAX_LOCK_POLL_SECONDS = 0.004
 
 
-async def _begin(conn: AsyncConnection) -> None:
-    """Begin; on SQLite, wait for another process's write lock without blocking the loop."""
-    delay, waited = 0.001, 0.0
+async def _begin(conn: AsyncConnection, deadline: float | None = None) -> None:
+    """Begin; on SQLite, wait for another process's write lock without blocking the loop.
+
+    Writers of this service wait for their turn (WriterTurns) first, so this polls only
+    when something else holds the lock: a checkpoint, or a program other than the service.
+    """
+    if deadline is None:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    delay = 0.001
     while True:
         try:
             await conn.begin()
             return
         except OperationalError as exc:
-            if "locked" not in str(exc) or waited >= LOCK_WAIT_SECONDS:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
                 raise
             await conn.rollback()
         await asyncio.sleep(delay)
-        waited += delay
         delay = min(delay * 2, MAX_LOCK_POLL_SECONDS)
+
+
+class WriterTurns:
+    """Which process writes a SQLite database next: an flock on a file beside it.
+
+    SQLite only answers "locked" to a writer that finds another process holding the write
+    lock, so that writer has to try again after a pause, and the lock sits unused from its
+    release to the next try: with two workers writing, each found the other holding it
+    about once per group commit. A process blocked on an flock is woken by the kernel as the
+    holder lets go. flock has no asynchronous form, so a contended wait runs on a thread;
+    an uncontended turn costs an open, an flock and a close on the loop.
+
+    Each turn opens its own descriptor: flock belongs to the open file, so two waits of one
+    process on one descriptor would both be granted at once.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    async def take(self, wait_seconds: float) -> int:
+        """Wait up to `wait_seconds` for the turn; return the descriptor that holds it
+        (close it to give the turn back). Raises OperationalError if the wait runs out."""
+        # flock needs no write access: a reader of the database can open it too.
+        fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        claim = _Claim(fd)
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.to_thread(claim.wait)), wait_seconds)
+        except BaseException as exc:
+            if claim.give_up():
+                os.close(fd)
+            if isinstance(exc, TimeoutError):
+                raise _locked(f"no turn to write within {wait_seconds:g} s") from None
+            raise
+        return fd
+
+
+class _Claim:
+    """One thread's wait for a turn, which the loop may give up before it is granted."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._lock = threading.Lock()
+        self._state = "waiting"  # then "granted", "failed" or "abandoned"
+
+    def wait(self) -> None:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            with self._lock:
+                self._state = "failed"
+            raise
+        with self._lock:
+            if self._state == "abandoned":
+                os.close(self.fd)  # nobody is waiting for it any more
+            else:
+                self._state = "granted"
+
+    def give_up(self) -> bool:
+        """Give up the wait; True if the thread is done with the descriptor, so the caller
+        closes it (giving back a turn granted as the wait ran out)."""
+        with self._lock:
+            if self._state == "waiting":
+                self._state = "abandoned"
+                return False
+            return True
+
+
+def _locked(detail: str) -> OperationalError:
+    # The error SQLite itself gives a writer that could not get the lock, so callers
+    # (and the 503 it maps to) need not tell the two apart.
+    return OperationalError(
+        "BEGIN IMMEDIATE", None, sqlite3.OperationalError(f"database is locked: {detail}")
+    )
 
 
 def alembic_config(url: str) -> Config:
