@@ -343,7 +343,8 @@ async def _begin(conn: AsyncConnection, deadline: float | None = None) -> None:
     """Begin; on SQLite, wait for another process's write lock without blocking the loop.
 
     Writers of this service wait for their turn (WriterTurns) first, so this polls only
-    when something else holds the lock: a checkpoint, or a program other than the service.
+    when something that takes no turn holds the lock: Alembic's migrations, or a
+    program other than the service (the sqlite3 shell).
     """
     if deadline is None:
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
