@@ -59,6 +59,10 @@ WORK = ROOT / "var" / "bench"
 # Wide enough for the tables when the output goes to a file or a pipe.
 console = Console(width=None if sys.stdout.isatty() else 160)
 PACED_INTERVAL_MS = 20.0
+# The paced run lasts this many sweep points: its p99 is the worst 1 % of the requests, and
+# in 8-10 s runs one hiccup of the machine (a few hundred requests held at once) moved it
+# from 5 to 31 ms between runs of the same service minutes apart (docs/performance.md).
+HALF_LOAD_SPAN = 3
 T = TypeVar("T")
 
 
@@ -146,7 +150,7 @@ def _half_load(
         served.url,
         script_for(interval),
         connections=connections,
-        seconds=options.duration,
+        seconds=options.duration * HALF_LOAD_SPAN,
         threads=options.threads,
         interval_ms=interval,
     )
@@ -260,7 +264,7 @@ class ScenarioRun:
             f"  {self.org.people:>7,} {self.scenario.title:<32} c={connections:<4} "
             f"{result.rps:>9,.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms"
             f"  errors {result.error_count}"
-            f"  CPU/req {_cpu_text(used)}"
+            f"  CPU/req {_cpu_text(used)}{_steal_text(result)}"
         )
 
     def finish(self) -> dict[str, Any]:
@@ -275,7 +279,7 @@ class ScenarioRun:
         if half is not None:
             console.print(
                 f"  {self.org.people:>7,} {title:<32} half load  "
-                f"{half.rps:>9,.0f} req/s  p99 {half.p99_ms:7.2f} ms"
+                f"{half.rps:>9,.0f} req/s  p99 {half.p99_ms:7.2f} ms{_steal_text(half)}"
             )
         entry: dict[str, Any] = {
             "title": title,
@@ -295,6 +299,12 @@ class ScenarioRun:
             requests = closed + sum(r.requests for r in paced or ())
             entry["audited_writes"] = {"requests": requests, "changed_documents": written}
         return entry
+
+
+def _steal_text(result: WrkResult) -> str:
+    """What the hypervisor took of the machine during a run, when it took any."""
+    steal = result.steal_percent
+    return "" if not steal else f"  steal {steal:.1f} %"
 
 
 def best_of(runs: list[tuple[WrkResult, T]]) -> tuple[WrkResult, T]:
@@ -471,6 +481,7 @@ def measure_bare(body: bytes, options: Options) -> dict[str, Any]:
                 console.print(
                     f"  bare ASGI c={connections:<4} {result.rps:>9,.0f} req/s  "
                     f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms"
+                    f"{_steal_text(result)}"
                 )
         rss = served.rss_mb()
     return {

@@ -99,6 +99,24 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def machine_cpu_ticks(stat: Path = Path("/proc/stat")) -> tuple[int, int]:
+    """The machine's CPU time so far, in ticks: (all of it, what the hypervisor stole).
+
+    Steal is time a virtual CPU wanted to run and the host ran someone else: the service
+    and wrk stood still, which shows in a run's tail and is not theirs."""
+    fields = stat.read_text().split("\n", 1)[0].split()
+    # "cpu user nice system idle iowait irq softirq steal guest guest_nice": guest time is
+    # counted in user time already, so the total stops at steal.
+    ticks = [int(value) for value in fields[1:9]]
+    return sum(ticks), ticks[7] if len(ticks) > 7 else 0
+
+
+def stolen_percent(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """The share of the machine's CPU time stolen between two readings; None with none."""
+    total = after[0] - before[0]
+    return None if total <= 0 else 100 * (after[1] - before[1]) / total
+
+
 def processes_named(name: str) -> list[int]:
     """Every process whose command is `name` (PostgreSQL's server and its backends)."""
     found = []

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.servers import machine_cpu_ticks, stolen_percent
+
 LUA = Path(__file__).parent / "lua"
 MARKER = "BENCH_JSON "
 # wrk threads of a run: each drives its share of the connections on a core of its own.
@@ -38,6 +40,7 @@ class WrkResult:
     max_ms: float
     errors: dict[str, int]
     interval_ms: float = 0.0  # per-connection mean interval of a paced run; 0 = closed loop
+    steal_percent: float | None = None  # the machine's CPU time the hypervisor took meanwhile
 
     @property
     def error_count(self) -> int:
@@ -141,7 +144,11 @@ def run_wrk(
         "--",
         str(next(_RUNS)),
     ]
+    before = machine_cpu_ticks()
     run = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    after = machine_cpu_ticks()
     if run.returncode != 0:
         raise WrkError(f"wrk failed ({run.returncode}): {run.stderr or run.stdout}")
-    return parse_summary(run.stdout, connections, interval_ms)
+    result = parse_summary(run.stdout, connections, interval_ms)
+    result.steal_percent = stolen_percent(before, after)
+    return result

@@ -60,3 +60,28 @@ def test_cpu_time_is_read_per_process_and_postgres_is_found_by_name(
     own = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
     assert os.getpid() in servers.processes_named(own)
     assert servers.processes_named("no-such-command") == []
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # user nice system idle iowait irq softirq steal guest guest_nice
+        ("cpu  100 0 50 800 10 0 20 20 30 0", (1000, 20)),  # guest time is in user already
+        ("cpu  376469 0 82550 164526 5334 0 31969 8750 0 0", (669598, 8750)),
+        ("cpu  10 0 5 85 0 0 0", (100, 0)),  # an old kernel without the steal column
+    ],
+)
+def test_the_machines_cpu_time_and_its_stolen_part_come_from_the_first_line(
+    tmp_path: Path, line: str, expected: tuple[int, int]
+) -> None:
+    stat = tmp_path / "stat"
+    stat.write_text(f"{line}\ncpu0 1 2 3 4 5 6 7 8 9 10\nintr 5\n")
+    assert servers.machine_cpu_ticks(stat) == expected
+
+
+def test_the_stolen_share_is_of_the_time_between_readings() -> None:
+    assert servers.stolen_percent((1000, 20), (3000, 70)) == pytest.approx(2.5)
+    assert servers.stolen_percent((1000, 20), (1000, 20)) is None  # no time passed
+    total, stolen = servers.machine_cpu_ticks()  # this machine's own /proc/stat
+    assert total > 0
+    assert 0 <= stolen <= total
