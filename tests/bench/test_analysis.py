@@ -160,6 +160,25 @@ def test_a_half_load_run_with_errors_fails_its_latency_target() -> None:
     assert found[("decision API p99 at half the saturating load", "sqlite, 1,000 people")] is False
 
 
+@pytest.mark.parametrize(
+    ("steal", "note"),
+    [
+        (None, "at 2,500 req/s"),  # a run from before steal was read
+        (0.0, "at 2,500 req/s"),
+        (5.84, "at 2,500 req/s, 5.8 % of the machine stolen"),
+    ],
+)
+def test_a_half_load_line_says_how_much_of_the_machine_the_host_took(
+    steal: float | None, note: str
+) -> None:
+    results = {"baselines": BASELINES, "configs": [config("sqlite", 1_000, treatment=5_000)]}
+    results["configs"][0]["scenarios"]["treatment"]["half_load"]["steal_percent"] = steal
+
+    (half,) = [t for t in analyse(results) if t.name.endswith("half the saturating load")]
+
+    assert half.note == note
+
+
 def test_pgbench_output_and_log_parse() -> None:
     output = "latency average = 1.234 ms\ntps = 811.42 (without initial connection time)\n"
     log = ["0 1 1520 0 1700000000 123456", "1 1 980 0 1700000000 223456", ""]
