@@ -61,7 +61,7 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 PACED_INTERVAL_MS = 20.0
 # The paced run lasts this many sweep points: its p99 is the worst 1 % of the requests, and
 # in 8-10 s runs one hiccup of the machine (a few hundred requests held at once) moved it
-# from 5 to 31 ms between runs of the same service minutes apart (docs/performance.md).
+# from 5 to 31 ms between runs of the same code minutes apart (docs/performance.md).
 HALF_LOAD_SPAN = 3
 T = TypeVar("T")
 
